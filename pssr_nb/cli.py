@@ -1,0 +1,155 @@
+"""Command line: ``pssr-nb <command>`` (also ``python -m pssr_nb``).
+
+Each subcommand fills the same parameter dataclass as the notebook forms and
+calls the same ``run`` function, then writes a JSON record of its parameters,
+versions and timing next to its outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import PssrError
+from .params import add_arguments, from_namespace, to_dict
+
+
+def _environment() -> dict[str, Any]:
+    import numpy
+    import torch
+
+    return {
+        "pssr_nb": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+
+
+def _write_record(out: Path, command: str, params: Any, seconds: float) -> None:
+    record = {
+        "command": command,
+        "params": to_dict(params) if params is not None else {},
+        "environment": _environment(),
+        "seconds": round(seconds, 3),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"run_{command}.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import DemoParams, run
+
+    params = from_namespace(DemoParams, args)
+    report = run(params, args.out)
+    print(f"Quickstart written to {Path(args.out).resolve()}")
+    for method, stats in report["summary"].items():
+        print(
+            f"  {method:20s} PSNR {stats['psnr_mean']:6.2f} ± {stats['psnr_sd']:.2f} dB   SSIM {stats['ssim_mean']:.3f}"
+        )
+    print(f"  report: {Path(args.out) / 'report.json'}   figure: {Path(args.out) / 'overview.png'}")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> None:
+    from .phantoms import SimulateParams, run
+
+    params = from_namespace(SimulateParams, args)
+    record = run(params, args.out, overwrite=args.overwrite)
+    print(
+        f"{len(record['images'])} phantom set(s) written to {Path(args.out).resolve()} in {record['seconds']:.1f} s"
+    )
+
+
+def _cmd_inspect(args: argparse.Namespace) -> None:
+    from .data import Source
+
+    for path in args.paths:
+        src = Source(path, axes=args.axes)
+        n = src.normalization
+        img = src.image
+        print(
+            f"{path}\n  axes {img.axes}  shape {src.shape}  dtype {img.data.dtype}  "
+            f"pixel size {img.pixel_size or 'unknown'} nm"
+        )
+        print(
+            f"  percentiles {n.p_low}/{n.p_high}: {n.low:g} .. {n.high:g}   "
+            f"stacks {src.n_stacks} x frames {src.n_frames} along {src.frame_axis or '-'}"
+        )
+
+
+def _cmd_datasets(args: argparse.Namespace) -> None:
+    from .manifest import load_manifest
+
+    for name, d in load_manifest().items():
+        staged = " (staged locally)" if d.local_path() else ""
+        print(f"{name:24s} {d.kind:8s} {d.modality}{staged}")
+
+
+def _cmd_fetch(args: argparse.Namespace) -> None:
+    from .manifest import fetch
+
+    print(fetch(args.name, progress=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .demo import DemoParams
+    from .phantoms import SimulateParams
+
+    parser = argparse.ArgumentParser(
+        prog="pssr-nb", description="Point-scanning super-resolution, step by step."
+    )
+    parser.add_argument("--version", action="version", version=f"pssr_nb {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="end-to-end quickstart on built-in phantoms")
+    p.add_argument("--out", default="pssr_demo", help="output folder (default: pssr_demo)")
+    add_arguments(p, DemoParams)
+    p.set_defaults(func=_cmd_demo, params_cls=DemoParams)
+
+    p = sub.add_parser("simulate", help="write phantom HR/LR/truth TIFFs")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    add_arguments(p, SimulateParams)
+    p.set_defaults(func=_cmd_simulate, params_cls=SimulateParams)
+
+    p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
+    p.add_argument("paths", nargs="+", help="image files")
+    p.add_argument("--axes", default=None, help="override the axes, e.g. ZYX")
+    p.set_defaults(func=_cmd_inspect, params_cls=None)
+
+    p = sub.add_parser("datasets", help="list the datasets of the data manifest")
+    p.set_defaults(func=_cmd_datasets, params_cls=None)
+
+    p = sub.add_parser("fetch", help="download, generate or locate a manifest dataset")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_fetch, params_cls=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pssr-nb``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        args.func(args)
+    except PssrError as exc:
+        print(f"pssr-nb {args.command}: {exc}", file=sys.stderr)
+        return 2
+    out = getattr(args, "out", None)
+    if out is not None and args.params_cls is not None:
+        _write_record(
+            Path(out),
+            args.command,
+            from_namespace(args.params_cls, args),
+            time.perf_counter() - start,
+        )
+    return 0

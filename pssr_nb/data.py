@@ -1,0 +1,645 @@
+"""Training data: random crops of HR images, real LR/HR pairs, and leak-free splits.
+
+An image file becomes a :class:`Source`: its pixels (memory-mapped when the
+TIFF allows it, otherwise read on demand), seen as *stacks* of *frames* of YX
+planes. The frame axis (T or Z) is the one along which ``k`` neighbouring
+frames form a multi-frame input; every other leading axis just gives more
+stacks. Each source carries its own percentile :class:`~pssr_nb.normalize.Normalization`.
+
+A :class:`Split` divides every source into blocks of the tile size and
+assigns whole blocks (all frames of them) to training or validation, or whole
+images when splitting by image: tiles that overlap, or frames of one tile, are
+never on both sides.
+
+:class:`HRDataset` draws random crops (anywhere in the image, any aspect ratio
+of image, all 8 dihedral orientations) of HR frames; crappification happens
+later on whole batches on the training device. :class:`PairedDataset` draws
+aligned crops from real LR/HR pairs matched by file name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError, PairingError
+from .io import ImageData, read_image
+from .normalize import DEFAULT_PERCENTILES, Normalization, percentile_normalization
+
+# ---------------------------------------------------------------------------
+# Dihedral transforms
+# ---------------------------------------------------------------------------
+
+#: The 8 symmetries of the square as (flip Y, flip X, transpose), applied in that order.
+DIHEDRAL = tuple(
+    (fy, fx, tr) for tr in (False, True) for fy in (False, True) for fx in (False, True)
+)
+
+
+def dihedral(x: np.ndarray | torch.Tensor, k: int) -> np.ndarray | torch.Tensor:
+    """Apply the ``k``-th of the 8 dihedral transforms to the last two axes."""
+    fy, fx, tr = DIHEDRAL[k]
+    if isinstance(x, torch.Tensor):
+        dims = [d for d, f in ((-2, fy), (-1, fx)) if f]
+        if dims:
+            x = torch.flip(x, dims)
+        return x.transpose(-2, -1) if tr else x
+    if fy:
+        x = x[..., ::-1, :]
+    if fx:
+        x = x[..., :, ::-1]
+    return np.swapaxes(x, -2, -1) if tr else x
+
+
+def inverse_dihedral(x: np.ndarray | torch.Tensor, k: int) -> np.ndarray | torch.Tensor:
+    """Undo :func:`dihedral` ``k`` (transpose first, then the same flips)."""
+    fy, fx, tr = DIHEDRAL[k]
+    if tr:
+        x = x.transpose(-2, -1) if isinstance(x, torch.Tensor) else np.swapaxes(x, -2, -1)
+    return dihedral(x, DIHEDRAL.index((fy, fx, False)))
+
+
+# ---------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------
+
+
+class _DecodedCache:
+    """Decoded pixels of compressed files, least recently used first out, within a byte budget.
+
+    Uncompressed TIFFs are memory-mapped and never enter the cache; compressed
+    files (PNG, zlib TIFF) are decoded whole, so a dataset larger than the budget
+    re-decodes files as it samples from them (slower, but memory stays bounded).
+    """
+
+    def __init__(self, max_bytes: int = 2 << 30):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple, load) -> np.ndarray:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        data = load()
+        self._items[key] = data
+        while sum(a.nbytes for a in self._items.values()) > self.max_bytes and len(self._items) > 1:
+            self._items.popitem(last=False)
+        return data
+
+
+DECODED = _DecodedCache()
+
+
+class Source:
+    """One image viewed as ``(stacks, frames, Y, X)``.
+
+    Parameters
+    ----------
+    image : ImageData or str or Path
+        An image in memory, or a file: memory-mapped when it is an uncompressed TIFF,
+        otherwise decoded on demand through a bounded cache.
+    frame_axis : str, optional
+        ``"T"``, ``"Z"`` or ``""`` (no frame axis). Default: T if present, else Z.
+    percentiles : (float, float)
+        Percentiles for the source's normalisation.
+    axes, channel, pixel_size
+        Passed to :func:`~pssr_nb.io.read_image` for files.
+    """
+
+    def __init__(
+        self,
+        image: ImageData | str | Path,
+        frame_axis: str | None = None,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+        axes: str | None = None,
+        channel: int | None = None,
+        pixel_size: float | None = None,
+    ):
+        self._reader = None
+        if not isinstance(image, ImageData):
+            path = Path(image)
+            read_args = {"axes": axes, "channel": channel, "pixel_size": pixel_size}
+            image = read_image(path, memmap=True, **read_args)
+            if not isinstance(image.data, np.memmap):
+                key = (str(path.resolve()), path.stat().st_mtime, axes, channel)
+                self._reader = (key, lambda: read_image(path, **read_args).data)
+                DECODED.get(key, lambda: image.data)
+        self.image = image
+        self.path = image.path
+        self.name = image.path.stem if image.path else "array"
+        self.shape = tuple(image.data.shape)
+        if "C" in image.axes:
+            raise InputError(
+                f"This image has {image.data.shape[image.axes.index('C')]} channels.",
+                path=self.path,
+                fix="Choose one with channel=<index> when loading.",
+            )
+        if frame_axis is None:
+            frame_axis = next((a for a in "TZ" if a in image.axes), "")
+        if frame_axis and frame_axis not in image.axes:
+            raise InputError(
+                f"Frame axis {frame_axis!r} is not among the image axes {image.axes!r}.",
+                path=self.path,
+                fix="Use frame_axis='' for single planes, or the right axis letter.",
+            )
+        self.frame_axis = frame_axis
+        self.normalization: Normalization = percentile_normalization(image.data, percentiles)
+        if self._reader is not None:
+            self.image = dataclasses.replace(
+                image, data=np.empty((0,) * image.data.ndim, image.data.dtype)
+            )
+
+    @property
+    def data(self) -> np.ndarray:
+        """The pixels (memory map, cached decode, or the array given)."""
+        if self._reader is None:
+            return self.image.data
+        key, load = self._reader
+        return DECODED.get(key, load)
+
+    @property
+    def n_frames(self) -> int:
+        return self.shape[self.image.axes.index(self.frame_axis)] if self.frame_axis else 1
+
+    @property
+    def n_stacks(self) -> int:
+        return int(np.prod(self.shape[:-2])) // self.n_frames
+
+    @property
+    def plane_shape(self) -> tuple[int, int]:
+        return self.shape[-2], self.shape[-1]
+
+    def _stack_view(self) -> np.ndarray:
+        """The data as (stacks, frames, Y, X) without copying."""
+        axes = self.image.axes
+        data = self.data
+        if self.frame_axis:
+            data = np.moveaxis(data, axes.index(self.frame_axis), -3)
+        return data.reshape(-1, self.n_frames, *self.plane_shape)
+
+    def crop(self, stack: int, frames: Sequence[int], y: int, x: int, h: int, w: int) -> np.ndarray:
+        """Normalised float32 crop ``(len(frames), h, w)``."""
+        block = self._stack_view()[stack, list(frames), y : y + h, x : x + w]
+        return self.normalization.apply(block)
+
+    def __repr__(self) -> str:
+        return (
+            f"Source({self.name!r}, axes={self.image.axes!r}, stacks={self.n_stacks}, "
+            f"frames={self.n_frames}, plane={self.plane_shape})"
+        )
+
+
+def load_sources(
+    paths: Sequence[str | Path] | str | Path,
+    frame_axis: str | None = None,
+    **kwargs,
+) -> list[Source]:
+    """Open image files (or every image of a folder) as :class:`Source` objects."""
+    from .io import list_images
+
+    if isinstance(paths, (str, Path)):
+        paths = list_images(paths) if Path(paths).is_dir() else [Path(paths)]
+    return [Source(p, frame_axis=frame_axis, **kwargs) for p in paths]
+
+
+def frame_window(centre: int, k: int, n: int) -> list[int]:
+    """Indices of ``k`` frames centred on ``centre``, mirrored at the ends of ``n`` frames."""
+    idx = np.arange(centre - k // 2, centre - k // 2 + k)
+    idx = np.abs(idx)
+    idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+    return np.clip(idx, 0, n - 1).tolist()
+
+
+# ---------------------------------------------------------------------------
+# Splits
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Split:
+    """Which blocks of which source are for training (True) or validation (False).
+
+    Attributes
+    ----------
+    block : int
+        Block size in pixels (the tile size), or 0 for whole-image splits.
+    masks : list of ndarray
+        Per source, a boolean grid over blocks (``1 x 1`` for whole-image splits).
+    """
+
+    block: int
+    masks: list[np.ndarray]
+
+    def block_of(self, source: int, y: int, x: int) -> tuple[int, int]:
+        if self.block == 0:
+            return 0, 0
+        return y // self.block, x // self.block
+
+    def allows(self, source: int, subset: bool, y: int, x: int, h: int, w: int) -> bool:
+        """True when the crop lies only in blocks of the given subset."""
+        mask = self.masks[source]
+        if self.block == 0:
+            return bool(mask[0, 0] == subset)
+        b = self.block
+        return bool(
+            np.all(mask[y // b : (y + h - 1) // b + 1, x // b : (x + w - 1) // b + 1] == subset)
+        )
+
+
+def split(
+    sources: Sequence[Source],
+    val_fraction: float = 0.2,
+    by: str = "tile",
+    tile: int = 128,
+    seed: int = 0,
+) -> Split:
+    """Divide sources into training and validation, never by frame.
+
+    Parameters
+    ----------
+    sources : list of Source
+    val_fraction : float
+        Fraction of images (``by="image"``) or of blocks (``by="tile"``) held out.
+    by : {"tile", "image"}
+        ``image`` holds out whole files; ``tile`` holds out ``tile x tile`` blocks of every
+        image (all frames of a block together).
+    tile : int
+        Block size for ``by="tile"``: the training tile size.
+    seed : int
+        Same seed, same split.
+    """
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    rng = np.random.default_rng(seed)
+    if by == "image":
+        n_val = int(round(val_fraction * len(sources)))
+        if val_fraction > 0 and n_val == 0:
+            raise InputError(
+                f"Cannot hold out {val_fraction:.0%} of {len(sources)} image(s) by image.",
+                fix="Use more images, or split by='tile' to hold out regions of each image.",
+            )
+        val = set(rng.permutation(len(sources))[:n_val].tolist())
+        return Split(0, [np.array([[i not in val]]) for i in range(len(sources))])
+    if by != "tile":
+        raise InputError(f"Unknown split {by!r}.", fix="Use by='tile' or by='image'.")
+    masks = []
+    for src in sources:
+        h, w = src.plane_shape
+        ny, nx = max(1, h // tile), max(1, w // tile)
+        n = ny * nx
+        n_val = int(round(val_fraction * n))
+        if val_fraction > 0 and n > 1:
+            n_val = min(max(1, n_val), n - 1)
+        mask = np.ones(n, bool)
+        mask[rng.permutation(n)[:n_val]] = False
+        # partial blocks at the bottom/right edge belong to the neighbouring block's subset
+        full = mask.reshape(ny, nx)
+        grid = np.ones(((h - 1) // tile + 1, (w - 1) // tile + 1), bool)
+        grid[:ny, :nx] = full
+        grid[ny:, :nx] = full[-1:, :]
+        grid[:, nx:] = grid[:, nx - 1 : nx]
+        masks.append(grid)
+    return Split(tile, masks)
+
+
+# ---------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------
+
+
+def _check_tile(src: Source, tile: int, scale: int) -> None:
+    h, w = src.plane_shape
+    if tile % scale:
+        raise InputError(
+            f"Tile size {tile} must be a multiple of the scale {scale}.",
+            fix=f"Use e.g. {tile - tile % scale or scale * 16}.",
+        )
+    if h < tile or w < tile:
+        raise InputError(
+            f"This image ({h} x {w} px) is smaller than the tile size {tile}.",
+            path=src.path,
+            fix=f"Use a tile size of at most {min(h, w) - min(h, w) % scale} px.",
+        )
+
+
+class HRDataset(torch.utils.data.Dataset):
+    """Random HR crops for training with on-the-fly crappification.
+
+    Each item is a float32 tensor ``(frames, tile, tile)`` of normalised HR
+    pixels, in a random dihedral orientation; crappify whole batches of them on
+    the training device (see :class:`~pssr_nb.crappify.Crappifier`) and use the
+    centre frame as the target.
+
+    Parameters
+    ----------
+    sources : list of Source
+    tile : int
+        HR crop size (a multiple of ``scale``).
+    scale : int
+        Super-resolution factor (checked against ``tile``).
+    frames : int
+        Neighbouring frames per sample (odd), taken along each source's frame axis.
+    split, subset
+        Draw only from training (``subset=True``) or validation blocks of ``split``.
+    length : int
+        Samples per epoch.
+    augment : bool
+        Random dihedral orientation.
+    seed : int
+        Crop positions depend only on (seed, index), so an epoch is reproducible.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        tile: int = 128,
+        scale: int = 4,
+        frames: int = 1,
+        split: Split | None = None,
+        subset: bool = True,
+        length: int = 1024,
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        if not sources:
+            raise InputError("No images to train on.", fix="Check the folder and file pattern.")
+        if frames < 1 or frames % 2 == 0:
+            raise InputError(
+                f"frames must be odd (1, 3, 5 ...), got {frames}.",
+                fix="The centre frame is the target; use an odd number.",
+            )
+        for src in sources:
+            _check_tile(src, tile, scale)
+            if frames > 1 and src.n_frames < frames:
+                raise InputError(
+                    f"{frames} input frames requested but this image has {src.n_frames} along "
+                    f"{src.frame_axis or 'no frame axis'}.",
+                    path=src.path,
+                    fix="Use frames=1, or images with more time points / slices.",
+                )
+        self.sources, self.tile, self.frames = list(sources), tile, frames
+        self.split, self.subset = split, subset
+        self.length, self.augment, self.seed = length, augment, seed
+        weights = np.array(
+            [
+                src.n_stacks * src.n_frames * np.prod(src.plane_shape) * self._subset_fraction(i)
+                for i, src in enumerate(self.sources)
+            ],
+            dtype=float,
+        )
+        if weights.sum() == 0:
+            raise InputError(
+                "The split left no image region for this subset.",
+                fix="Lower val_fraction or use more images.",
+            )
+        self.weights = weights / weights.sum()
+
+    def _subset_fraction(self, i: int) -> float:
+        if self.split is None:
+            return 1.0
+        return float(np.mean(self.split.masks[i] == self.subset))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _position(self, rng: np.random.Generator, i: int) -> tuple[int, int]:
+        h, w = self.sources[i].plane_shape
+        t = self.tile
+        for _ in range(100):
+            y, x = int(rng.integers(0, h - t + 1)), int(rng.integers(0, w - t + 1))
+            if self.split is None or self.split.allows(i, self.subset, y, x, t, t):
+                return y, x
+        # fall back to a block of the subset that holds a whole tile
+        b = self.split.block or t
+        cells = np.argwhere(self.split.masks[i] == self.subset)
+        for by, bx in rng.permutation(cells):
+            y, x = min(by * b, h - t), min(bx * b, w - t)
+            if self.split.allows(i, self.subset, y, x, t, t):
+                return int(y), int(x)
+        raise InputError(
+            "No tile fits in this image's part of the split.",
+            path=self.sources[i].path,
+            fix="Use a smaller tile or lower val_fraction.",
+        )
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, index])
+        i = int(rng.choice(len(self.sources), p=self.weights))
+        src = self.sources[i]
+        stack = int(rng.integers(src.n_stacks))
+        half = self.frames // 2
+        centre = (
+            int(rng.integers(half, src.n_frames - half))
+            if self.frames > 1
+            else int(rng.integers(src.n_frames))
+        )
+        y, x = self._position(rng, i)
+        crop = src.crop(
+            stack, frame_window(centre, self.frames, src.n_frames), y, x, self.tile, self.tile
+        )
+        if self.augment:
+            crop = dihedral(crop, int(rng.integers(8)))
+        return torch.from_numpy(np.ascontiguousarray(crop))
+
+
+def fixed_tiles(
+    sources: Sequence[Source],
+    tile: int,
+    frames: int = 1,
+    split: Split | None = None,
+    subset: bool = False,
+    n: int = 16,
+    seed: int = 0,
+) -> torch.Tensor:
+    """A fixed set of crops (e.g. for validation): the same tiles every call.
+
+    Returns
+    -------
+    Tensor
+        ``(n, frames, tile, tile)`` float32, no augmentation.
+    """
+    ds = HRDataset(
+        sources, tile, 1, frames, split, subset, length=n, augment=False, seed=seed + 7919
+    )
+    return torch.stack([ds[i] for i in range(n)])
+
+
+# ---------------------------------------------------------------------------
+# Real pairs
+# ---------------------------------------------------------------------------
+
+
+def _pair_key(path: Path, token: str | None) -> str:
+    stem = re.sub(r"\.ome$", "", path.stem, flags=re.IGNORECASE).lower()
+    if token:
+        stem = stem.replace(token.lower(), "")
+    return re.sub(r"[_\-. ]+", "_", stem).strip("_")
+
+
+def match_pairs(
+    lr_files: Sequence[str | Path],
+    hr_files: Sequence[str | Path],
+    lr_token: str | None = None,
+    hr_token: str | None = None,
+) -> list[tuple[Path, Path]]:
+    """Pair LR and HR files by name (never by sort order).
+
+    Names match when equal after removing ``lr_token``/``hr_token`` (e.g.
+    ``"lowsnr"``/``"highsnr"``), ignoring case and ``_ - .`` separators; with no
+    tokens the names must be identical (``lr/cell1.tif`` with ``hr/cell1.tif``).
+
+    Raises
+    ------
+    PairingError
+        Listing every unmatched file on either side, or names that match twice.
+    """
+    lr_keys = {}
+    for p in map(Path, lr_files):
+        lr_keys.setdefault(_pair_key(p, lr_token), []).append(p)
+    hr_keys = {}
+    for p in map(Path, hr_files):
+        hr_keys.setdefault(_pair_key(p, hr_token), []).append(p)
+    dupes = [v for d in (lr_keys, hr_keys) for v in d.values() if len(v) > 1]
+    if dupes:
+        raise PairingError(
+            "Several files map to the same pair name: "
+            + "; ".join(", ".join(p.name for p in d) for d in dupes),
+            fix="Rename the files so each LR name matches exactly one HR name.",
+        )
+    only_lr = sorted(set(lr_keys) - set(hr_keys))
+    only_hr = sorted(set(hr_keys) - set(lr_keys))
+    if only_lr or only_hr:
+        lines = [f"  LR without HR: {lr_keys[k][0]}" for k in only_lr]
+        lines += [f"  HR without LR: {hr_keys[k][0]}" for k in only_hr]
+        raise PairingError(
+            "Some files have no partner with a matching name:\n" + "\n".join(lines),
+            fix="Give each LR file the same name as its HR file (or set lr_token/hr_token, "
+            "e.g. 'lowsnr'/'highsnr'), or move the unpaired files away.",
+        )
+    return [(lr_keys[k][0], hr_keys[k][0]) for k in sorted(lr_keys)]
+
+
+def check_pair_shapes(pairs: Sequence[tuple[Source, Source]], scale: int) -> None:
+    """Raise a :class:`PairingError` listing every pair whose sizes disagree with the scale.
+
+    An HR plane must be ``scale`` times the LR plane, plus at most ``scale - 1``
+    pixels (an HR size that is not a multiple of the scale).
+    """
+    bad = []
+    for lr, hr in pairs:
+        (lh, lw), (hh, hw) = lr.plane_shape, hr.plane_shape
+        ok = 0 <= hh - scale * lh < scale and 0 <= hw - scale * lw < scale
+        if not ok or lr.n_stacks * lr.n_frames != hr.n_stacks * hr.n_frames:
+            bad.append(
+                f"  {lr.path.name if lr.path else 'LR'} {lr.data.shape} vs "
+                f"{hr.path.name if hr.path else 'HR'} {hr.data.shape}"
+            )
+    if bad:
+        raise PairingError(
+            f"These pairs do not fit a scale of {scale} (HR must be {scale}x the LR in Y and X, "
+            "with the same number of planes):\n" + "\n".join(bad),
+            fix="Check the scale setting, or that LR and HR files are the same field of view.",
+        )
+
+
+class PairedDataset(torch.utils.data.Dataset):
+    """Aligned random crops from real LR/HR pairs.
+
+    Items are ``(lr, hr)`` float32 tensors ``(frames, t, t)`` and
+    ``(1, t * scale, t * scale)``, each normalised by its own image's percentiles.
+    Flips keep the sampling geometry: LR pixel ``i`` stays at HR ``scale * i + offset``.
+
+    Parameters
+    ----------
+    pairs : list of (Source, Source)
+        LR and HR sources, e.g. from :func:`load_pairs`.
+    tile : int
+        HR crop size (a multiple of ``scale``).
+    scale : int
+    offset : float
+        HR position of LR pixel 0 in the real data (0 for a point scan; ``(scale - 1) / 2``
+        for binned data). Must be a multiple of 0.5.
+    frames, length, augment, seed
+        As in :class:`HRDataset`.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Source, Source]],
+        tile: int = 128,
+        scale: int = 4,
+        offset: float = 0.0,
+        frames: int = 1,
+        length: int = 1024,
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        check_pair_shapes(pairs, scale)
+        if (2 * offset) % 1 or not 0 <= offset <= scale - 1:
+            raise InputError(f"offset must be a multiple of 0.5 in [0, {scale - 1}], got {offset}.")
+        for _, hr in pairs:
+            _check_tile(hr, tile, scale)
+        self.pairs, self.tile, self.scale, self.offset = list(pairs), tile, scale, offset
+        self.frames, self.length, self.augment, self.seed = frames, length, augment, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _start(self, rng: np.random.Generator, n_lr: int, n_hr: int, shift: int) -> int:
+        """A random LR crop start whose LR and shifted HR crops both fit."""
+        s, t = self.scale, self.tile // self.scale
+        low = -(shift // s) if shift < 0 else 0  # s * start + shift >= 0
+        high = min(n_lr - t, (n_hr - s * t - shift) // s)
+        if high < low:
+            raise InputError(
+                f"A pair is too small for tiles of {self.tile} px.", fix="Use a smaller tile size."
+            )
+        return int(rng.integers(low, high + 1))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        lr_src, hr_src = self.pairs[int(rng.integers(len(self.pairs)))]
+        s, t = self.scale, self.tile // self.scale
+        k = int(rng.integers(8)) if self.augment else 0
+        fy, fx, _ = DIHEDRAL[k]
+        # A flip maps LR offset o to s - 1 - o; start the HR crop so it lands back on o.
+        shift = {
+            ax: int(2 * self.offset - (s - 1)) if flip else 0 for ax, flip in (("y", fy), ("x", fx))
+        }
+        (lh, lw), (hh, hw) = lr_src.plane_shape, hr_src.plane_shape
+        ly = self._start(rng, lh, hh, shift["y"])
+        lx = self._start(rng, lw, hw, shift["x"])
+        n = lr_src.n_frames
+        stack = int(rng.integers(lr_src.n_stacks))
+        centre = int(rng.integers(n))
+        lr = lr_src.crop(stack, frame_window(centre, self.frames, n), ly, lx, t, t)
+        hr = hr_src.crop(stack, [centre], s * ly + shift["y"], s * lx + shift["x"], s * t, s * t)
+        lr, hr = dihedral(lr, k), dihedral(hr, k)
+        return torch.from_numpy(np.ascontiguousarray(lr)), torch.from_numpy(
+            np.ascontiguousarray(hr)
+        )
+
+
+def load_pairs(
+    lr: str | Path | Sequence[str | Path],
+    hr: str | Path | Sequence[str | Path],
+    scale: int,
+    lr_token: str | None = None,
+    hr_token: str | None = None,
+    **source_kwargs,
+) -> list[tuple[Source, Source]]:
+    """Match LR and HR files by name, open them and check their sizes against ``scale``."""
+    from .io import list_images
+
+    lr_files = list_images(lr) if isinstance(lr, (str, Path)) and Path(lr).is_dir() else list(lr)
+    hr_files = list_images(hr) if isinstance(hr, (str, Path)) and Path(hr).is_dir() else list(hr)
+    matched = match_pairs(lr_files, hr_files, lr_token, hr_token)
+    pairs = [(Source(a, **source_kwargs), Source(b, **source_kwargs)) for a, b in matched]
+    check_pair_shapes(pairs, scale)
+    return pairs

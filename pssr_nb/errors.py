@@ -1,0 +1,54 @@
+"""Exceptions whose messages are written for microscopists.
+
+Every error raised on purpose by pssr_nb derives from :class:`PssrError` and
+says three things: what is wrong, which file (if any), and what to do about it.
+Notebooks show these as one readable message instead of a long traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PssrError(Exception):
+    """Base class of every error pssr_nb raises on purpose.
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, in plain words.
+    path : str or Path, optional
+        The file or folder concerned.
+    fix : str, optional
+        What the user should do about it.
+    """
+
+    def __init__(self, problem: str, *, path: str | Path | None = None, fix: str | None = None):
+        self.problem = problem
+        self.path = None if path is None else Path(path)
+        self.fix = fix
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        lines = [self.problem]
+        if self.path is not None:
+            lines.append(f"  file: {self.path}")
+        if self.fix:
+            lines.append(f"  fix:  {self.fix}")
+        return "\n".join(lines)
+
+
+class InputError(PssrError, ValueError):
+    """An input image, folder or parameter cannot be used as given."""
+
+
+class PairingError(InputError):
+    """Low- and high-resolution files do not pair up (names or sizes)."""
+
+
+class DownloadError(PssrError, OSError):
+    """A dataset could not be fetched or failed its checksum."""
+
+
+class UnsafeArchiveError(DownloadError):
+    """An archive tried to write outside its extraction folder."""
