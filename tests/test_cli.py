@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from pssr_nb.cli import main
+
+
+def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert (
+        main(["demo", "--out", str(out), "--size", "128", "--n-train", "2", "--n-test", "2"]) == 0
+    )
+    report = json.loads((out / "report.json").read_text())
+    s = report["summary"]
+    assert s["bicubic"]["psnr_mean"] > s["bicubic_misaligned"]["psnr_mean"]
+    assert {r["image"] for r in report["scores"]} == {"em_1000.tif", "em_1001.tif"}
+    psnrs = [r["psnr"] for r in report["scores"] if r["method"] == "bicubic"]
+    assert psnrs[0] != psnrs[1]  # each image scored on its own
+    for path in (
+        "overview.png",
+        "crappifier.json",
+        "run_demo.json",
+        "predictions/bicubic/em_1000.tif",
+    ):
+        assert (out / path).is_file(), path
+    nc = report["noise_check"]
+    assert nc["crappified_residual_sd"] == pytest.approx(nc["real_lr_residual_sd"], rel=0.1)
+    assert "Quickstart written" in capsys.readouterr().out
+
+
+def test_simulate_inspect_and_datasets(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(tmp_path),
+                "--size",
+                "64",
+                "--n-images",
+                "1",
+                "--specimen",
+                "fluorescence",
+            ]
+        )
+        == 0
+    )
+    assert main(["inspect", str(tmp_path / "hr" / "fluorescence_000.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "axes YX" in out and "uint16" in out and "40" in out
+    assert main(["datasets"]) == 0
+    assert "phantom_em" in capsys.readouterr().out
+
+
+def test_errors_are_one_readable_message(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "missing.tif")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "missing.tif" in err and "Traceback" not in err

@@ -1,0 +1,139 @@
+import hashlib
+import http.server
+import io
+import threading
+import zipfile
+from functools import partial
+
+import pytest
+
+from pssr_nb.errors import DownloadError, InputError, UnsafeArchiveError
+from pssr_nb.manifest import Dataset, extract, fetch, load_manifest
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server over a temporary folder (loopback only)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    path = tmp_path / "cache"
+    monkeypatch.setenv("PSSR_NB_CACHE", str(path))
+    return path
+
+
+def remote(name, files):
+    return Dataset(name=name, kind="remote", files=files)
+
+
+def test_shipped_manifest_is_complete():
+    manifest = load_manifest()
+    assert {"phantom_em", "phantom_confocal", "phantom_target"} <= set(manifest)
+    for d in manifest.values():
+        assert d.license and d.citation and d.modality, d.name
+        if d.kind == "remote":
+            assert all(f["url"] and "sha256" in f for f in d.files)
+        if d.kind == "manual":
+            assert d.url or d.doi
+
+
+def test_fetch_verifies_the_checksum(server, cache):
+    root, url = server
+    payload = b"pixels" * 1000
+    (root / "img.tif").write_bytes(payload)
+    good = remote(
+        "good",
+        [
+            {
+                "name": "img.tif",
+                "url": f"{url}/img.tif",
+                "sha256": hashlib.sha256(payload).hexdigest(),
+            }
+        ],
+    )
+    folder = fetch(good)
+    assert (folder / "img.tif").read_bytes() == payload
+    assert folder == cache / "good"
+
+    bad = remote("bad", [{"name": "img.tif", "url": f"{url}/img.tif", "sha256": "0" * 64}])
+    with pytest.raises(DownloadError, match="checksum"):
+        fetch(bad)
+    assert not (cache / "bad" / "img.tif").exists()
+
+
+def test_fetch_offline_gives_a_clear_message(cache):
+    offline = remote(
+        "off", [{"name": "a.tif", "url": "http://127.0.0.1:9/a.tif", "sha256": "0" * 64}]
+    )
+    with pytest.raises(DownloadError, match="offline") as err:
+        fetch(offline)
+    assert "by hand" in str(err.value)
+
+
+def test_fetch_extracts_archives(server, cache):
+    root, url = server
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("set/a.txt", "hello")
+    (root / "set.zip").write_bytes(buf.getvalue())
+    entry = remote(
+        "zipped",
+        [
+            {
+                "name": "set.zip",
+                "url": f"{url}/set.zip",
+                "sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
+            }
+        ],
+    )
+    folder = fetch(entry)
+    assert (folder / "set" / "set" / "a.txt").read_text() == "hello"
+
+
+def test_path_traversal_in_archives_is_refused(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("ok.txt", "fine")
+        zf.writestr("../../escaped.txt", "gotcha")
+    with pytest.raises(UnsafeArchiveError, match="outside"):
+        extract(evil, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out" / "ok.txt").exists()
+
+
+def test_phantom_entries_are_generated_once(cache):
+    entry = Dataset(
+        name="tiny", kind="phantom", scale=4, extra={"specimen": "em", "size": 64, "n_images": 2}
+    )
+    folder = fetch(entry)
+    assert sorted(p.name for p in (folder / "hr").iterdir()) == ["em_000.tif", "em_001.tif"]
+    stamp = (folder / "phantoms.json").stat().st_mtime_ns
+    assert fetch(entry) == folder and (folder / "phantoms.json").stat().st_mtime_ns == stamp
+
+
+def test_manual_and_unknown_datasets(cache):
+    manual = Dataset(name="big", kind="manual", url="https://example.org/big", note="Large.")
+    with pytest.raises(DownloadError, match="cannot be downloaded automatically"):
+        fetch(manual)
+    (cache / "big").mkdir(parents=True)
+    (cache / "big" / "a.tif").write_bytes(b"x")
+    assert fetch(manual) == cache / "big"
+    with pytest.raises(InputError, match="No dataset"):
+        fetch("no_such_dataset")
+
+
+def test_bad_manifest_is_reported(tmp_path):
+    path = tmp_path / "m.yml"
+    path.write_text("datasets:\n  x:\n    kind: magic\n")
+    with pytest.raises(InputError, match="kind"):
+        load_manifest(path)
