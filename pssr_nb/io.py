@@ -369,6 +369,17 @@ def _colour_to_grey(data: np.ndarray, ax: int, path: Path | None) -> np.ndarray:
     return grey.astype(data.dtype)
 
 
+def super_resolved_pixel_size(pixel_size: dict[str, float], scale: int) -> dict[str, float]:
+    """Pixel size of an output ``scale`` times finer in Y and X (Z and T unchanged).
+
+    Examples
+    --------
+    >>> super_resolved_pixel_size({"X": 16.0, "Y": 16.0, "Z": 50.0}, 4)
+    {'X': 4.0, 'Y': 4.0, 'Z': 50.0}
+    """
+    return {axis: value / scale if axis in "YX" else value for axis, value in pixel_size.items()}
+
+
 def output_path_for(path: str | Path, out_dir: str | Path, suffix: str = "") -> Path:
     """Where to write the result for an input file, refusing to overwrite the input.
 

@@ -390,27 +390,18 @@ def run(params: SimulateParams, out_dir: str | Path, overwrite: bool = False) ->
         )
         name = f"{params.specimen}_{params.seed + i:03d}.tif"
         z_px = {"Z": ps.pixel_size} if "Z" in ps.axes else {}
-        write_tiff(
-            out / "hr" / name,
-            ps.hr,
-            ps.axes,
-            {"X": ps.pixel_size, "Y": ps.pixel_size, **z_px},
-            overwrite=overwrite,
-        )
-        write_tiff(
-            out / "lr" / name,
-            ps.lr,
-            ps.axes,
-            {"X": ps.lr_pixel_size, "Y": ps.lr_pixel_size, **z_px},
-            overwrite=overwrite,
-        )
-        write_tiff(
-            out / "truth" / name,
-            ps.truth,
-            ps.axes,
-            {"X": ps.pixel_size, "Y": ps.pixel_size, **z_px},
-            overwrite=overwrite,
-        )
+        for folder, pixels, px in (
+            ("hr", ps.hr, ps.pixel_size),
+            ("lr", ps.lr, ps.lr_pixel_size),
+            ("truth", ps.truth, ps.pixel_size),
+        ):
+            write_tiff(
+                out / folder / name,
+                pixels,
+                ps.axes,
+                {"X": px, "Y": px, **z_px},
+                overwrite=overwrite,
+            )
         records.append({"file": name, **ps.metadata()})
     record = {
         "params": to_dict(params),

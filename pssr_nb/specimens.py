@@ -107,6 +107,28 @@ def _box(
     return slice(y0, y1), slice(x0, x1), yy - cy, xx - cx
 
 
+def _ellipse_frame(
+    shape: tuple[int, int], obj: dict[str, Any], t: float, z: float, margin: float
+) -> tuple[slice, slice, np.ndarray, np.ndarray, float, float] | None:
+    """Place an elliptical object (keys a, b, angle) at frame (t, z).
+
+    Returns the box slices, the coordinates ``u`` (along the long axis) and ``v``
+    (across) of each box pixel, and the semi-axes of the cross-section at z, or
+    None when the object is outside the frame.
+    """
+    k = _z_profile(obj, z)
+    if k < 0.05:
+        return None
+    a, b = obj["a"] * k, obj["b"] * k
+    cy, cx = obj["pos"] + _frame_shift(obj, t, z)
+    box = _box(shape, cy, cx, a + margin)
+    if box is None or b < 2:
+        return None
+    sy, sx, dy, dx = box
+    ca, sa = np.cos(obj["angle"]), np.sin(obj["angle"])
+    return sy, sx, dx * ca + dy * sa, -dx * sa + dy * ca, a, b
+
+
 def _texture(rng: np.random.Generator, shape: tuple[int, int], corr: float) -> np.ndarray:
     field = ndimage.gaussian_filter(rng.standard_normal(shape), corr)
     return field / (field.std() + 1e-12)
@@ -177,17 +199,10 @@ class EMSpecimen:
         img[sy, sx] += 0.08 * lumen - 0.45 * ring
 
     def _draw_mito(self, img: np.ndarray, mito: dict, t: float, z: float) -> None:
-        k = _z_profile(mito, z)
-        if k < 0.05:
+        placed = _ellipse_frame(img.shape, mito, t, z, 4 * self.membrane_width)
+        if placed is None:
             return
-        a, b = mito["a"] * k, mito["b"] * k
-        cy, cx = mito["pos"] + _frame_shift(mito, t, z)
-        box = _box(img.shape, cy, cx, a + 4 * self.membrane_width)
-        if box is None or b < 2:
-            return
-        sy, sx, dy, dx = box
-        ca, sa = np.cos(mito["angle"]), np.sin(mito["angle"])
-        u, v = dx * ca + dy * sa, -dx * sa + dy * ca
+        sy, sx, u, v, a, b = placed
         rho = np.sqrt((u / a) ** 2 + (v / b) ** 2)
         dist = (rho - 1) * b  # approximate distance to the outline, in pixels
         inside = 1 / (1 + np.exp(dist / 0.7))
@@ -250,17 +265,10 @@ class FluorescenceSpecimen:
         return img.astype(np.float32)
 
     def _draw_nucleus(self, img: np.ndarray, nuc: dict, t: float, z: float) -> None:
-        k = _z_profile(nuc, z)
-        if k < 0.05:
+        placed = _ellipse_frame(img.shape, nuc, t, z, 10)
+        if placed is None:
             return
-        a, b = nuc["a"] * k, nuc["b"] * k
-        cy, cx = nuc["pos"] + _frame_shift(nuc, t, z)
-        box = _box(img.shape, cy, cx, a + 10)
-        if box is None:
-            return
-        sy, sx, dy, dx = box
-        ca, sa = np.cos(nuc["angle"]), np.sin(nuc["angle"])
-        u, v = dx * ca + dy * sa, -dx * sa + dy * ca
+        sy, sx, u, v, a, b = placed
         dist = (np.sqrt((u / a) ** 2 + (v / b) ** 2) - 1) * b
         inside = 1 / (1 + np.exp(dist / 2.0))
         img[sy, sx] += inside * (0.28 + 0.08 * self.nucleus_texture[sy, sx])

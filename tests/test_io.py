@@ -5,7 +5,14 @@ import pytest
 import tifffile
 
 from pssr_nb.errors import InputError
-from pssr_nb.io import ImageData, list_images, output_path_for, read_image, write_tiff
+from pssr_nb.io import (
+    ImageData,
+    list_images,
+    output_path_for,
+    read_image,
+    super_resolved_pixel_size,
+    write_tiff,
+)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.int16, np.float64])
@@ -159,3 +166,13 @@ def test_memmap_reading_is_lazy_for_uncompressed_tiff(tmp_path):
     compressed = read_image(tmp_path / "zip.tif", memmap=True).data
     assert not isinstance(compressed, np.memmap)
     np.testing.assert_array_equal(compressed, data)
+
+
+def test_super_resolved_output_gets_the_finer_pixel_size(tmp_path):
+    lr = write_tiff(
+        tmp_path / "lr.tif", np.zeros((3, 8, 8), np.uint8), "ZYX", {"X": 16.0, "Y": 16.0, "Z": 50.0}
+    )
+    image = read_image(lr)
+    px = super_resolved_pixel_size(image.pixel_size, 4)
+    out = write_tiff(tmp_path / "sr.tif", np.zeros((3, 32, 32), np.float32), "ZYX", px)
+    assert read_image(out).pixel_size == pytest.approx({"X": 4.0, "Y": 4.0, "Z": 50.0})
