@@ -20,6 +20,7 @@ aligned crops from real LR/HR pairs matched by file name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -96,6 +97,10 @@ class _DecodedCache:
 DECODED = _DecodedCache()
 
 
+def _read_pixels(path: Path, read_args: dict) -> np.ndarray:
+    return read_image(path, **read_args).data
+
+
 class Source:
     """One image viewed as ``(stacks, frames, Y, X)``.
 
@@ -105,7 +110,8 @@ class Source:
         An image in memory, or a file: memory-mapped when it is an uncompressed TIFF,
         otherwise decoded on demand through a bounded cache.
     frame_axis : str, optional
-        ``"T"``, ``"Z"`` or ``""`` (no frame axis). Default: T if present, else Z.
+        ``"T"``, ``"Z"`` or ``""`` (no frame axis). Default: T if present, else Z. An image
+        that lacks the requested axis is treated as single frames.
     percentiles : (float, float)
         Percentiles for the source's normalisation.
     axes, channel, pixel_size
@@ -121,15 +127,14 @@ class Source:
         channel: int | None = None,
         pixel_size: float | None = None,
     ):
-        self._reader = None
+        self._cache_key: tuple | None = None
         if not isinstance(image, ImageData):
             path = Path(image)
-            read_args = {"axes": axes, "channel": channel, "pixel_size": pixel_size}
-            image = read_image(path, memmap=True, **read_args)
+            self._read_args = {"axes": axes, "channel": channel, "pixel_size": pixel_size}
+            image = read_image(path, memmap=True, **self._read_args)
             if not isinstance(image.data, np.memmap):
-                key = (str(path.resolve()), path.stat().st_mtime, axes, channel)
-                self._reader = (key, lambda: read_image(path, **read_args).data)
-                DECODED.get(key, lambda: image.data)
+                self._cache_key = (str(path.resolve()), path.stat().st_mtime, axes, channel)
+                DECODED.get(self._cache_key, functools.partial(np.asarray, image.data))
         self.image = image
         self.path = image.path
         self.name = image.path.stem if image.path else "array"
@@ -142,15 +147,15 @@ class Source:
             )
         if frame_axis is None:
             frame_axis = next((a for a in "TZ" if a in image.axes), "")
-        if frame_axis and frame_axis not in image.axes:
+        if frame_axis and frame_axis not in "TZ":
             raise InputError(
-                f"Frame axis {frame_axis!r} is not among the image axes {image.axes!r}.",
-                path=self.path,
-                fix="Use frame_axis='' for single planes, or the right axis letter.",
+                f"frame_axis must be 'T', 'Z' or '', got {frame_axis!r}.", path=self.path
             )
+        # An image without the requested axis (a single slice beside z-stacks) has single frames.
+        frame_axis = frame_axis if frame_axis in image.axes else ""
         self.frame_axis = frame_axis
         self.normalization: Normalization = percentile_normalization(image.data, percentiles)
-        if self._reader is not None:
+        if self._cache_key is not None:
             self.image = dataclasses.replace(
                 image, data=np.empty((0,) * image.data.ndim, image.data.dtype)
             )
@@ -158,10 +163,11 @@ class Source:
     @property
     def data(self) -> np.ndarray:
         """The pixels (memory map, cached decode, or the array given)."""
-        if self._reader is None:
+        if self._cache_key is None:
             return self.image.data
-        key, load = self._reader
-        return DECODED.get(key, load)
+        return DECODED.get(
+            self._cache_key, functools.partial(_read_pixels, self.path, self._read_args)
+        )
 
     @property
     def n_frames(self) -> int:

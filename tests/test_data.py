@@ -97,6 +97,9 @@ def test_zstack_frames_and_other_axes_become_stacks():
     src = Source(ImageData(data, "TZYX"), frame_axis="Z")
     assert (src.n_stacks, src.n_frames, src.plane_shape) == (2, 5, (48, 40))
     assert Source(ImageData(data, "TZYX")).n_frames == 2
+    assert Source(ImageData(data[0, 0], "YX"), frame_axis="Z").n_frames == 1
+    with pytest.raises(InputError, match="frame_axis"):
+        Source(ImageData(data, "TZYX"), frame_axis="C")
 
 
 def test_dataset_errors_name_the_problem(tmp_path):

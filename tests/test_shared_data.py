@@ -66,3 +66,30 @@ def test_real_confocal_pair_matches_by_token(shared_data):
     )
     assert [lr.name for lr, _ in pairs] == ["mito-confocal_lowsnr", "nucleus_lowsnr"]
     assert all(hr.name.endswith("highsnr") for _, hr in pairs)
+
+
+def test_real_em_stack_feeds_a_multiprocess_loader_and_the_crappifier(shared_data):
+    import pickle
+
+    import torch
+
+    from pssr_nb.crappify import Crappifier
+    from pssr_nb.data import split
+
+    srcs = load_sources(
+        shared_data / "isbi2012_sstem_stack", frame_axis="Z"
+    )  # a PNG slice and the stack
+    assert {s.name for s in srcs} == {"isbi2012_slice00", "isbi2012_train_volume_z00-14_15x512x512"}
+    sp = split(srcs, 0.2, by="tile", tile=128, seed=0)
+    ds = HRDataset(srcs, tile=128, scale=4, split=sp, length=8, seed=0)
+    pickle.loads(
+        pickle.dumps(ds)
+    )  # workers started with "spawn" (macOS, Windows) pickle the dataset
+    ctx = torch.multiprocessing.get_context("spawn")
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=4, num_workers=2, multiprocessing_context=ctx
+    )
+    batches = list(loader)
+    assert [b.shape for b in batches] == [(4, 1, 128, 128)] * 2
+    lr = Crappifier.default(4)(batches[0], generator=torch.Generator().manual_seed(0))
+    assert lr.shape == (4, 1, 32, 32) and torch.isfinite(lr).all()
