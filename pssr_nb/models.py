@@ -1,0 +1,229 @@
+"""Residual U-Nets that work on the LR grid and upsample at the end.
+
+The architecture follows PSSR2's ResUNet (residual blocks, max-pool down,
+pixel-shuffle up with skip connections, a pixel-shuffle reconstruction by the
+scale factor), with module names that match it so PSSR2 weights can be
+imported. Our presets differ where it helps learners:
+
+- GroupNorm instead of BatchNorm (stable with batches of 2-8 tiles);
+- a global residual: the network adds its output to the aligned bicubic
+  upsampling of the centre input frame (see :mod:`pssr_nb.sampling`), so an
+  untrained model starts at the interpolation baseline and the sampling
+  geometry is part of the model;
+- any input size: inputs are padded to the network's multiple inside and the
+  output is cropped back to ``scale x`` the input.
+
+Inputs are ``(N, frames, h, w)`` in normalised units; outputs ``(N, 1, scale*h, scale*w)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .errors import InputError
+from .sampling import upsample
+
+NORMS = ("group", "batch", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines a network's shape.
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Channels of each resolution level, finest first; each level halves the size.
+    depth : int
+        Extra convolutions per residual block (a block has ``depth + 1``).
+    norm : {"group", "batch", "none"}
+        Normalisation after each convolution.
+    scale : int
+        Upsampling factor (1 = denoising only).
+    frames : int
+        Input frames (neighbouring time points or slices); the output is one frame.
+    residual : bool
+        Add the aligned bicubic upsampling of the centre frame to the output.
+    offset : float
+        Sampling offset of the training data (HR position of LR pixel 0).
+    input_norm : bool
+        A BatchNorm on the input, as in PSSR2.
+    """
+
+    hidden: tuple[int, ...] = (32, 64, 128, 256)
+    depth: int = 1
+    norm: str = "group"
+    scale: int = 4
+    frames: int = 1
+    residual: bool = True
+    offset: float = 0.0
+    input_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise InputError(f"Unknown norm {self.norm!r}.", fix=f"Use one of {NORMS}.")
+        if self.scale < 1 or self.frames < 1 or self.frames % 2 == 0:
+            raise InputError(
+                f"scale must be >= 1 and frames odd, got scale={self.scale}, frames={self.frames}."
+            )
+        if len(self.hidden) < 1 or any(c < 1 for c in self.hidden):
+            raise InputError(f"hidden must list positive channel counts, got {self.hidden}.")
+        for a, b in zip(self.hidden, self.hidden[1:], strict=False):
+            if b % 4 or (b // 4 + a) <= 0:
+                raise InputError(
+                    f"Each level's channels must be divisible by 4 (pixel shuffle), got {b}."
+                )
+
+    @property
+    def multiple(self) -> int:
+        """Input sizes are padded to a multiple of this."""
+        return 2 ** (len(self.hidden) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        return cls(**{**d, "hidden": tuple(d["hidden"])})
+
+
+#: Named presets. ``pssr2`` is PSSR2's published default ResUNet (about 60 M parameters).
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "group"},
+    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "group"},
+    "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "group"},
+    "pssr2": {
+        "hidden": (64, 128, 256, 512, 1024),
+        "depth": 3,
+        "norm": "batch",
+        "residual": False,
+        "input_norm": True,
+    },
+}
+
+
+def config_for(preset: str, scale: int = 4, frames: int = 1, offset: float = 0.0) -> ModelConfig:
+    """The :class:`ModelConfig` of a named preset at a scale and frame count."""
+    if preset not in PRESETS:
+        raise InputError(
+            f"Unknown model preset {preset!r}.", fix=f"Choose one of {sorted(PRESETS)}."
+        )
+    return ModelConfig(scale=scale, frames=frames, offset=offset, **PRESETS[preset])
+
+
+def _norm(kind: str, channels: int) -> nn.Module | None:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    return None
+
+
+class ResBlock(nn.Module):
+    """``depth + 1`` conv-norm(-ReLU) layers plus a 1x1 residual pass, then ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, depth: int, norm: str):
+        super().__init__()
+        self.conv = nn.Sequential()
+        n_layers = max(depth, 0) + 1
+        for i in range(n_layers):
+            self.conv.append(
+                nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1)
+            )
+            layer_norm = _norm(norm, out_channels)
+            if layer_norm is not None:
+                self.conv.append(layer_norm)
+            if i + 1 < n_layers:
+                self.conv.append(nn.ReLU(inplace=True))
+        self.respass = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x) + self.respass(x))
+
+
+class Reconstruction(nn.Module):
+    """Expand to ``scale^2`` sub-pixel maps, pixel-shuffle, and project to the output."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int, scale: int):
+        super().__init__()
+        self.pre = nn.Conv2d(hidden + in_channels, scale**2 * hidden, 3, padding=1)
+        self.conv = nn.Conv2d(hidden, out_channels, 3, padding=1)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pixel_shuffle(F.relu(self.pre(x)), self.scale))
+
+
+class ResUNet(nn.Module):
+    """A residual U-Net super-resolution network (see the module docstring).
+
+    Parameters
+    ----------
+    config : ModelConfig
+
+    Examples
+    --------
+    >>> net = ResUNet(config_for("small", scale=4))
+    >>> net(torch.zeros(2, 1, 37, 50)).shape
+    torch.Size([2, 1, 148, 200])
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.norm = nn.BatchNorm2d(c.frames) if c.input_norm else None
+        layers = [c.frames, *c.hidden]
+        self.encoder, self.decoder = nn.ModuleList(), nn.ModuleList()
+        n = len(c.hidden)
+        for i in range(n):
+            self.encoder.append(ResBlock(layers[i], layers[i + 1], c.depth, c.norm))
+        for i in range(n - 1):
+            coarse, fine = c.hidden[n - 1 - i], c.hidden[n - 2 - i]
+            self.decoder.append(ResBlock(coarse // 4 + fine, fine, c.depth, c.norm))
+        self.reconstruction = Reconstruction(c.frames, 1, c.hidden[0], c.scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if x.ndim != 4 or x.shape[1] != c.frames:
+            raise InputError(
+                f"The model expects input (N, {c.frames}, H, W) but got {tuple(x.shape)}.",
+                fix="Use as many input frames as the model was trained with.",
+            )
+        h, w = x.shape[-2:]
+        m = c.multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        y = x
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            y = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        y = self._forward_padded(y)[..., : c.scale * h, : c.scale * w]
+        if c.residual:
+            centre = x[:, c.frames // 2 : c.frames // 2 + 1]
+            y = y + upsample(centre, c.scale, c.offset, "bicubic") if c.scale > 1 else y + centre
+        return y
+
+    def _forward_padded(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm is not None:
+            x = self.norm(x)
+        skips = [x]
+        for i, block in enumerate(self.encoder):
+            x = block(x)
+            if i + 1 < len(self.encoder):
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for block in self.decoder:
+            x = block(torch.cat([F.pixel_shuffle(x, 2), skips.pop()], dim=1))
+        return self.reconstruction(torch.cat([x, skips.pop()], dim=1))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from pssr_nb.errors import InputError
+from pssr_nb.models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
+from pssr_nb.sampling import upsample
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("frames", [1, 3])
+def test_small_preset_forward_backward_on_odd_non_square_inputs(scale, frames):
+    torch.manual_seed(0)
+    net = ResUNet(config_for("small", scale=scale, frames=frames))
+    x = torch.rand(2, frames, 13, 22, requires_grad=True)
+    y = net(x)
+    assert y.shape == (2, 1, 13 * scale, 22 * scale)
+    y.mean().backward()
+    assert x.grad is not None and all(p.grad is not None for p in net.parameters())
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_runs(preset):
+    net = ResUNet(config_for(preset, scale=2, frames=3)).eval()
+    with torch.no_grad():
+        assert net(torch.rand(1, 3, 9, 17)).shape == (1, 1, 18, 34)
+
+
+def test_preset_sizes():
+    small = count_parameters(ResUNet(config_for("small")))
+    pssr2 = count_parameters(ResUNet(config_for("pssr2")))
+    assert 1e6 < small < 5e6
+    assert pssr2 == pytest.approx(59.9e6, rel=0.01)  # PSSR2's published default
+
+
+def test_untrained_residual_model_starts_at_the_aligned_bicubic_baseline():
+    net = ResUNet(config_for("small", scale=4, frames=3, offset=0.0))
+    torch.nn.init.zeros_(net.reconstruction.conv.weight)
+    torch.nn.init.zeros_(net.reconstruction.conv.bias)
+    x = torch.rand(1, 3, 16, 20)
+    expected = upsample(x[:, 1:2], 4, 0.0, "bicubic")
+    torch.testing.assert_close(net(x), expected)
+
+
+def test_wrong_frame_count_is_explained():
+    net = ResUNet(config_for("small", frames=3))
+    with pytest.raises(InputError, match=r"\(N, 3, H, W\)"):
+        net(torch.rand(1, 1, 16, 16))
+
+
+def test_config_round_trip_and_validation():
+    cfg = config_for("medium", scale=8, frames=5, offset=1.5)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(InputError):
+        config_for("huge")
+    with pytest.raises(InputError):
+        ModelConfig(frames=2)
+    with pytest.raises(InputError):
+        ModelConfig(norm="layer")
+
+
+def test_pssr2_weights_load_and_give_the_same_output():
+    models = pytest.importorskip("pssr.models")
+    torch.manual_seed(0)
+    theirs = models.ResUNet(channels=1, scale=4).eval()
+    ours = ResUNet(config_for("pssr2", scale=4)).eval()
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.rand(2, 1, 64, 48) * 255
+    with torch.no_grad():  # PSSR2 scales 8-bit inputs to [-1, 1] inside its forward
+        torch.testing.assert_close(ours(x / 128 - 1) * 128 + 128, theirs(x), atol=1e-4, rtol=0)
