@@ -1,0 +1,151 @@
+"""One file per trained model: weights plus everything needed to use them.
+
+A model file is a ``torch.save`` of plain data (numbers, strings, lists,
+dicts) and tensors only, and is always read with ``weights_only=True``: a
+file that carries a pickled object (which could run code) is refused, not
+executed. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .errors import InputError
+from .models import ModelConfig, ResUNet
+
+FORMAT = "pssr_nb.model"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A network with the facts a later step needs.
+
+    Attributes
+    ----------
+    network : ResUNet
+    percentiles : (float, float)
+        How inputs are normalised (per image) before the network.
+    crappifier : dict or None
+        The crappifier the model was trained with (``Crappifier.to_dict()``).
+    pixel_size_nm : float or None
+        LR pixel size of the training data.
+    modality : str
+        E.g. ``"scanning EM"`` or ``"confocal"``.
+    history : list of dict
+        Training log rows (step, loss, validation scores).
+    origin : str
+        ``"pssr_nb"`` or where the weights came from (e.g. a PSSR2 import).
+    """
+
+    network: ResUNet
+    percentiles: tuple[float, float] = (0.1, 99.9)
+    crappifier: dict[str, Any] | None = None
+    pixel_size_nm: float | None = None
+    modality: str = ""
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    origin: str = "pssr_nb"
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.network.config
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model file atomically (a crash never leaves a half-written file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "pssr_nb_version": __version__,
+            "config": self.config.to_dict(),
+            "state_dict": self.network.state_dict(),
+            "percentiles": list(self.percentiles),
+            "crappifier": self.crappifier,
+            "pixel_size_nm": self.pixel_size_nm,
+            "modality": self.modality,
+            "history": self.history,
+            "origin": self.origin,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> TrainedModel:
+        """Read a model file safely.
+
+        Raises
+        ------
+        InputError
+            For a missing, damaged, unsafe, newer or mismatched file, naming the file.
+        """
+        payload = read_safely(path, map_location)
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise InputError(
+                "This is not a pssr_nb model file.",
+                path=path,
+                fix="To use a PSSR2 model (.pth state_dict), import it with the PSSR2 importer.",
+            )
+        if payload.get("format_version", 0) > FORMAT_VERSION:
+            raise InputError(
+                f"This model was saved by a newer pssr_nb ({payload.get('pssr_nb_version')}).",
+                path=path,
+                fix="Upgrade pssr_nb (pip install -U pssr_nb).",
+            )
+        try:
+            network = ResUNet(ModelConfig.from_dict(payload["config"]))
+            network.load_state_dict(payload["state_dict"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(
+                f"The weights in this file do not fit the architecture it describes ({type(exc).__name__}).",
+                path=path,
+                fix="The file may be damaged, or written by an incompatible version; retrain or re-export it.",
+            ) from exc
+        network.eval()
+        return cls(
+            network=network,
+            percentiles=tuple(payload.get("percentiles", (0.1, 99.9))),
+            crappifier=payload.get("crappifier"),
+            pixel_size_nm=payload.get("pixel_size_nm"),
+            modality=payload.get("modality", ""),
+            history=list(payload.get("history", [])),
+            origin=payload.get("origin", "pssr_nb"),
+        )
+
+
+def read_safely(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load`` with ``weights_only=True``, with errors a user can act on."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            "Model file not found.", path=path, fix="Check the path, or train a model first."
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise InputError(
+            "This file contains Python objects that could run code when loaded; it was not loaded.",
+            path=path,
+            fix="Only load model files from sources you trust, saved by pssr_nb or as plain state_dicts.",
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise InputError(
+            f"Could not read this model file ({type(exc).__name__}); it may be truncated.",
+            path=path,
+            fix="Use the previous checkpoint or copy the file again.",
+        ) from exc

@@ -1,0 +1,72 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from pssr_nb.crappify import Crappifier
+from pssr_nb.errors import InputError
+from pssr_nb.model_file import TrainedModel
+from pssr_nb.models import ResUNet, config_for
+
+
+def small_model(**kwargs) -> TrainedModel:
+    torch.manual_seed(0)
+    return TrainedModel(ResUNet(config_for("small", scale=2, frames=3, offset=0.0)), **kwargs)
+
+
+def test_round_trip_keeps_weights_and_facts(tmp_path):
+    model = small_model(
+        crappifier=Crappifier.default(2).to_dict(),
+        pixel_size_nm=16.0,
+        modality="scanning EM",
+        history=[{"step": 10, "loss": 0.1}],
+    )
+    path = model.save(tmp_path / "m.pt")
+    again = TrainedModel.load(path)
+    assert (
+        again.config == model.config
+        and again.pixel_size_nm == 16.0
+        and again.history[0]["step"] == 10
+    )
+    assert Crappifier.from_dict(again.crappifier) == Crappifier.default(2)
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(again.network(x), model.network.eval()(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch exploited_marker",))
+
+
+def test_a_malicious_pickle_is_refused_not_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"format": "pssr_nb.model", "payload": Exploit()}, f, protocol=2)
+    with pytest.raises(InputError, match="could run code"):
+        TrainedModel.load(path)
+    assert not (tmp_path / "exploited_marker").exists()
+
+
+def test_damaged_foreign_and_mismatched_files(tmp_path):
+    path = small_model().save(tmp_path / "m.pt")
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputError, match="truncated"):
+        TrainedModel.load(path)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a pssr_nb model"):
+        TrainedModel.load(tmp_path / "other.pt")
+    payload = torch.load(small_model().save(tmp_path / "x.pt"), weights_only=True)
+    payload["config"]["hidden"] = [16, 32, 64, 128]
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="do not fit"):
+        TrainedModel.load(tmp_path / "bad.pt")
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "new.pt")
+    with pytest.raises(InputError, match="newer"):
+        TrainedModel.load(tmp_path / "new.pt")
+    with pytest.raises(InputError, match="not found"):
+        TrainedModel.load(tmp_path / "missing.pt")
