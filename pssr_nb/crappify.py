@@ -273,10 +273,6 @@ class Crappifier:
         """HR position of LR pixel 0, in HR pixels (the sampling geometry)."""
         return self._down.offset if self._down else 0.0
 
-    @property
-    def downsample_mode(self) -> str:
-        return self._down.mode if self._down else "decimate"
-
     def __call__(
         self,
         x: torch.Tensor | np.ndarray,

@@ -242,11 +242,6 @@ class Split:
     block: int
     masks: list[np.ndarray]
 
-    def block_of(self, source: int, y: int, x: int) -> tuple[int, int]:
-        if self.block == 0:
-            return 0, 0
-        return y // self.block, x // self.block
-
     def allows(self, source: int, subset: bool, y: int, x: int, h: int, w: int) -> bool:
         """True when the crop lies only in blocks of the given subset."""
         mask = self.masks[source]

@@ -22,11 +22,12 @@ import numpy as np
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, load_sources
-from .io import write_tiff
+from .data import HRDataset, load_sources
+from .io import read_image, write_tiff
 from .metrics import nrmse, psnr, ssim
+from .normalize import Normalization
 from .params import param, to_dict
-from .phantoms import SimulateParams, simulate
+from .phantoms import SimulateParams
 from .phantoms import run as simulate_run
 from .sampling import upsample
 
@@ -45,6 +46,36 @@ class DemoParams:
     seed: int = param(0, "Random seed.")
 
 
+@dataclasses.dataclass
+class _WrittenSet:
+    """One simulated field of view as read back from the files ``phantoms.run`` wrote."""
+
+    name: str
+    truth: np.ndarray
+    hr: np.ndarray
+    lr: np.ndarray
+    hr_norm: Normalization
+    lr_norm: Normalization
+    crappifier: Crappifier
+    pixel_size: float
+
+
+def _read_sets(folder: Path, record: dict[str, Any]) -> list[_WrittenSet]:
+    return [
+        _WrittenSet(
+            name=img["file"],
+            truth=read_image(folder / "truth" / img["file"]).data,
+            hr=read_image(folder / "hr" / img["file"]).data,
+            lr=read_image(folder / "lr" / img["file"]).data,
+            hr_norm=Normalization.from_dict(img["hr_normalization"]),
+            lr_norm=Normalization.from_dict(img["lr_normalization"]),
+            crappifier=Crappifier.from_dict(img["equivalent_crappifier"]),
+            pixel_size=img["hr_pixel_size_nm"],
+        )
+        for img in record["images"]
+    ]
+
+
 def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
     """Run the quickstart into ``out_dir`` and return the report (also written as ``report.json``)."""
     out = Path(out_dir)
@@ -56,15 +87,17 @@ def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
         params.specimen, params.size, params.scale, n_images=params.n_train, seed=params.seed
     )
     test = dataclasses.replace(train, n_images=params.n_test, seed=params.seed + 1000)
-    simulate_run(train, out / "data" / "train", overwrite=True)
-    simulate_run(test, out / "data" / "test", overwrite=True)
+    train_sets = _read_sets(
+        out / "data" / "train", simulate_run(train, out / "data" / "train", overwrite=True)
+    )
+    test_sets = _read_sets(
+        out / "data" / "test", simulate_run(test, out / "data" / "test", overwrite=True)
+    )
     timings["simulate"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    reference = simulate(
-        params.specimen, (params.size, params.size), params.scale, seed=params.seed
-    )
-    crappifier = reference.equivalent_crappifier()
+    reference = train_sets[0]
+    crappifier = reference.crappifier  # stands in for calibration until issue 5 lands
     crappifier.save(out / "crappifier.json")
     sources = load_sources(out / "data" / "train" / "hr")
     tiles = HRDataset(
@@ -75,7 +108,7 @@ def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
     timings["crappify"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    scores = _predict_and_score(params, out, crappifier)
+    scores = _predict_and_score(params, out, test_sets, crappifier)
     timings["predict_and_score"] = time.perf_counter() - t2
 
     report = {
@@ -85,50 +118,45 @@ def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
         "steps_pending": ["calibrate", "train", "model prediction"],
         "crappifier": crappifier.to_dict(),
         "crappified_batch_shape": list(crappified.shape),
-        "noise_check": _noise_check(reference, crappifier, params.seed),
+        "noise_check": _noise_check(reference, params.scale, params.seed),
         "scores": scores,
         "summary": _summary(scores),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    _overview_figure(reference, crappifier, params, out / "overview.png")
+    _overview_figure(reference, params, out / "overview.png")
     return report
 
 
 def _predict_and_score(
-    params: DemoParams, out: Path, crappifier: Crappifier
+    params: DemoParams, out: Path, test_sets: list[_WrittenSet], crappifier: Crappifier
 ) -> list[dict[str, Any]]:
     """Interpolation baselines on the held-out LR images, scored against the truth."""
     scores = []
     s = params.scale
-    for name in sorted(p.name for p in (out / "data" / "test" / "lr").glob("*.tif")):
-        seed = int(Path(name).stem.split("_")[-1])
-        ps = simulate(params.specimen, (params.size, params.size), s, seed=seed)
-        lr = ps.normalization("lr").apply(Source(out / "data" / "test" / "lr" / name).data)
-        truth = ps.truth
-        data_range = float(truth.max() - truth.min())
+    for ws in test_sets:
+        lr = ws.lr_norm.apply(ws.lr)
+        data_range = float(ws.truth.max() - ws.truth.min())
         methods = {
-            f"{m}": upsample(lr, s, crappifier.offset, m)
-            for m in ("nearest", "bilinear", "bicubic")
+            m: upsample(lr, s, crappifier.offset, m) for m in ("nearest", "bilinear", "bicubic")
         }
         # what a crappifier whose geometry is off by (s-1)/2 HR pixels would teach a model to expect
         methods["bicubic_misaligned"] = upsample(lr, s, (s - 1) / 2, "bicubic")
+        write_tiff(
+            out / "predictions" / "bicubic" / ws.name,
+            methods["bicubic"],
+            "YX",
+            ws.pixel_size,
+            overwrite=True,
+        )
         for method, pred in methods.items():
-            if method == "bicubic":
-                write_tiff(
-                    out / "predictions" / method / name,
-                    pred.astype(np.float32),
-                    "YX",
-                    ps.pixel_size,
-                    overwrite=True,
-                )
             scores.append(
                 {
-                    "image": name,
+                    "image": ws.name,
                     "method": method,
-                    "psnr": psnr(pred, truth, data_range),
-                    "ssim": ssim(pred, truth, data_range),
-                    "nrmse": nrmse(pred, truth),
+                    "psnr": psnr(pred, ws.truth, data_range),
+                    "ssim": ssim(pred, ws.truth, data_range),
+                    "nrmse": nrmse(pred, ws.truth),
                 }
             )
     return scores
@@ -146,18 +174,18 @@ def _summary(scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _noise_check(reference, crappifier: Crappifier, seed: int) -> dict[str, float]:
+def _noise_check(ws: _WrittenSet, scale: int, seed: int) -> dict[str, float]:
     """Compare the real LR scan with the crappified truth: residual spread about the truth."""
-    truth_lr = reference.truth[:: reference.scale, :: reference.scale]
-    real = reference.normalization("lr").apply(reference.lr) - truth_lr
-    synthetic = crappifier(reference.truth, seed=seed) - truth_lr
+    truth_lr = ws.truth[::scale, ::scale]
+    real = ws.lr_norm.apply(ws.lr) - truth_lr
+    synthetic = ws.crappifier(ws.truth, seed=seed) - truth_lr
     return {
         "real_lr_residual_sd": float(real.std()),
         "crappified_residual_sd": float(synthetic.std()),
     }
 
 
-def _overview_figure(reference, crappifier: Crappifier, params: DemoParams, path: Path) -> None:
+def _overview_figure(ws: _WrittenSet, params: DemoParams, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -165,16 +193,14 @@ def _overview_figure(reference, crappifier: Crappifier, params: DemoParams, path
 
     from .plotting import image_grid
 
-    lr = reference.normalization("lr").apply(reference.lr)
+    lr = ws.lr_norm.apply(ws.lr)
     fig = image_grid(
         {
-            "truth (noiseless HR)": reference.truth,
-            "HR scan": reference.hr,
-            "LR scan (real-like)": reference.lr,
-            "crappified HR": crappifier(
-                reference.normalization("hr").apply(reference.hr), seed=params.seed
-            ),
-            "bicubic, aligned": upsample(lr, params.scale, crappifier.offset, "bicubic"),
+            "truth (noiseless HR)": ws.truth,
+            "HR scan": ws.hr,
+            "LR scan (real-like)": ws.lr,
+            "crappified HR": ws.crappifier(ws.hr_norm.apply(ws.hr), seed=params.seed),
+            "bicubic, aligned": upsample(lr, params.scale, ws.crappifier.offset, "bicubic"),
             "bicubic, misaligned": upsample(lr, params.scale, (params.scale - 1) / 2, "bicubic"),
         }
     )

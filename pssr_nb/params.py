@@ -33,14 +33,6 @@ def param(default: Any, help: str, *, choices: tuple | None = None, **kwargs: An
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
-def field_help(cls_or_obj: Any, name: str) -> str:
-    """Return the help text of one field of a parameter dataclass."""
-    for f in dataclasses.fields(cls_or_obj):
-        if f.name == name:
-            return f.metadata.get("help", "")
-    raise KeyError(name)
-
-
 def _base_type(annotation: Any) -> Any:
     """Reduce ``Optional[X]``/``X | None`` to ``X``; leave other types alone."""
     origin = typing.get_origin(annotation)

@@ -52,11 +52,6 @@ def lr_offset(scale: int, mode: str = "decimate", phase: int = 0) -> float:
     return (scale - 1) / 2.0
 
 
-def lr_positions(n_lr: int, scale: int, offset: float) -> np.ndarray:
-    """HR coordinates of the ``n_lr`` samples along one axis."""
-    return scale * np.arange(n_lr, dtype=np.float64) + offset
-
-
 def upsample(
     lr: np.ndarray | torch.Tensor,
     scale: int,
