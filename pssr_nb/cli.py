@@ -69,6 +69,22 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .train import TrainParams, run
+
+    params = from_namespace(TrainParams, args)
+    result = run(params, args.hr, args.out, crappifier=args.crappifier, resume=args.resume)
+    best, s = result.summary["best"], result.summary
+    print(
+        f"Trained {s['steps']} steps in {s['training_seconds'] / 60:.1f} min on {s['device']} "
+        f"({s['stopped']}); models in {Path(args.out).resolve()}"
+    )
+    print(
+        f"  best validation PSNR {best['val_psnr']:.2f} dB at step {best['step']} "
+        f"(aligned bicubic {best['bicubic_psnr']:.2f} dB)"
+    )
+
+
 def _cmd_inspect(args: argparse.Namespace) -> None:
     from .data import Source
 
@@ -103,6 +119,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DemoParams
     from .phantoms import SimulateParams
+    from .train import TrainParams
 
     parser = argparse.ArgumentParser(
         prog="pssr-nb", description="Point-scanning super-resolution, step by step."
@@ -120,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     add_arguments(p, SimulateParams)
     p.set_defaults(func=_cmd_simulate, params_cls=SimulateParams)
+
+    p = sub.add_parser("train", help="train a model on HR images crappified on the fly")
+    p.add_argument("--hr", required=True, help="HR image file or folder")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, models, log)")
+    p.add_argument("--crappifier", default=None, help="crappifier.json (default: a generic one)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_arguments(p, TrainParams)
+    p.set_defaults(func=_cmd_train, params_cls=TrainParams)
 
     p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
     p.add_argument("paths", nargs="+", help="image files")

@@ -11,9 +11,7 @@ over an existing file unless asked.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import tifffile
 
 from .errors import InputError
+from .files import atomic_path
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OTHER_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -458,23 +457,16 @@ def write_tiff(
             else {k.upper(): float(v) for k, v in dict(pixel_size).items()}
         )
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if data.dtype.type in _IMAGEJ_DTYPES:
-            _write_imagej(tmp_name, data, axes, px, compression)
+            _write_imagej(tmp, data, axes, px, compression)
         else:
-            _write_ome(tmp_name, data, axes, px, compression)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+            _write_ome(tmp, data, axes, px, compression)
     return path
 
 
 def _write_imagej(
-    target: str, data: np.ndarray, axes: str, px: dict[str, float], compression: str | None
+    target: str | Path, data: np.ndarray, axes: str, px: dict[str, float], compression: str | None
 ) -> None:
     order = [axes.index(a) for a in _IMAGEJ_ORDER if a in axes]
     data = np.transpose(data, order)
@@ -491,7 +483,7 @@ def _write_imagej(
 
 
 def _write_ome(
-    target: str, data: np.ndarray, axes: str, px: dict[str, float], compression: str | None
+    target: str | Path, data: np.ndarray, axes: str, px: dict[str, float], compression: str | None
 ) -> None:
     metadata: dict = {"axes": axes}
     for axis, value in px.items():

@@ -21,7 +21,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 LOSSES = ("msssim_l1", "l1", "mse")
 
 
-def _gaussian_window(
+def gaussian_window(
     size: int, sigma: float, device: torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
     t = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
@@ -70,7 +70,7 @@ def ms_ssim(
 ) -> torch.Tensor:
     """Multi-scale SSIM per image, shape ``(N,)``, adapting its scales to the tile size."""
     size, n_scales = window_and_scales(x.shape[-2], x.shape[-1], max_scales)
-    win = _gaussian_window(size, 1.5, x.device, x.dtype)
+    win = gaussian_window(size, 1.5, x.device, x.dtype)
     weights = torch.tensor(MS_SSIM_WEIGHTS[:n_scales], device=x.device, dtype=x.dtype)
     weights = weights / weights.sum()
     result = torch.ones(x.shape[0], device=x.device, dtype=x.dtype)

@@ -9,9 +9,7 @@ executed. Files are written atomically.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import torch
 
 from . import __version__
 from .errors import InputError
+from .files import atomic_path
 from .models import ModelConfig, ResUNet
 
 FORMAT = "pssr_nb.model"
@@ -60,8 +59,6 @@ class TrainedModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model file atomically (a crash never leaves a half-written file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -75,15 +72,7 @@ class TrainedModel:
             "history": self.history,
             "origin": self.origin,
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_save(payload, path)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> TrainedModel:
@@ -126,6 +115,13 @@ class TrainedModel:
             history=list(payload.get("history", [])),
             origin=payload.get("origin", "pssr_nb"),
         )
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` that never leaves a half-written file (see :func:`~pssr_nb.files.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def read_safely(path: str | Path, map_location: str | torch.device = "cpu") -> Any:

@@ -189,6 +189,9 @@ class ResUNet(nn.Module):
             coarse, fine = c.hidden[n - 1 - i], c.hidden[n - 2 - i]
             self.decoder.append(ResBlock(coarse // 4 + fine, fine, c.depth, c.norm))
         self.reconstruction = Reconstruction(c.frames, 1, c.hidden[0], c.scale)
+        if c.residual:  # start exactly at the interpolation baseline
+            nn.init.zeros_(self.reconstruction.conv.weight)
+            nn.init.zeros_(self.reconstruction.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config

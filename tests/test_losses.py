@@ -4,7 +4,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from pssr_nb.errors import InputError
-from pssr_nb.losses import _gaussian_window, make_loss, ms_ssim, ssim_components, window_and_scales
+from pssr_nb.losses import gaussian_window, make_loss, ms_ssim, ssim_components, window_and_scales
 
 
 def test_ssim_matches_scikit_image():
@@ -15,7 +15,7 @@ def test_ssim_matches_scikit_image():
         a, b, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
     )
     ta, tb = (torch.from_numpy(v)[None, None] for v in (a, b))
-    ssim, _ = ssim_components(ta, tb, _gaussian_window(11, 1.5, ta.device, ta.dtype))
+    ssim, _ = ssim_components(ta, tb, gaussian_window(11, 1.5, ta.device, ta.dtype))
     assert ssim.item() == pytest.approx(expected, abs=1e-6)
 
 

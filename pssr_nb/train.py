@@ -1,0 +1,554 @@
+"""Training: crappify HR tiles on the device, fit a ResUNet, survive interruptions.
+
+A run is a fixed number of optimisation steps. When the user gives a time
+budget instead, the step count is fixed once at the start from a short timing
+of real steps, so the learning-rate schedule (AdamW, one cycle) always runs to
+its end. Every step is a pure function of ``(seed, step)``: its tiles come
+from :class:`~pssr_nb.data.HRDataset` by index and its noise from a generator
+seeded with the step, so a run resumed from a checkpoint continues exactly
+where the interrupted one stopped.
+
+Files in the output folder:
+
+- ``checkpoint.pt``: everything needed to resume (weights, optimizer,
+  scheduler, step, history), written atomically at a time interval;
+- ``model_best.pt`` / ``model_last.pt``: :class:`~pssr_nb.model_file.TrainedModel`
+  files for inference (best validation PSNR / end of the run);
+- ``log.csv``: one row per logged step and per validation;
+- ``train.json``: the run's settings, data, timings and final scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .crappify import Crappifier
+from .data import HRDataset, Source, fixed_tiles, load_sources, split
+from .errors import InputError
+from .losses import LOSSES, make_loss
+from .model_file import TrainedModel, atomic_save, read_safely
+from .models import PRESETS, ResUNet, config_for, count_parameters
+from .params import param, to_dict
+from .validation import ValidationSet
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = "pssr_nb.checkpoint"
+LOG_COLUMNS = (
+    "step",
+    "seconds",
+    "kind",
+    "loss",
+    "learning_rate",
+    "val_psnr",
+    "val_ssim",
+    "bicubic_psnr",
+    "bicubic_ssim",
+)
+#: Settings that may change when a run is resumed (they do not change the result).
+RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
+
+
+@dataclasses.dataclass
+class TrainParams:
+    """Settings of a training run (the train notebook's form and ``pssr-nb train``)."""
+
+    preset: str = param("small", "Network size.", choices=tuple(PRESETS))
+    scale: int = param(4, "Super-resolution factor (must match the crappifier).")
+    frames: int = param(1, "Input frames (odd): neighbouring time points or slices.")
+    minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).")
+    steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.")
+    batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.")
+    tile: int = param(0, "HR tile size in pixels; 0 = 256 on a GPU, 128 on a CPU.")
+    learning_rate: float = param(1e-3, "Peak learning rate of the one-cycle schedule.")
+    weight_decay: float = param(1e-4, "AdamW weight decay.")
+    loss: str = param("msssim_l1", "Training loss.", choices=LOSSES)
+    val_fraction: float = param(0.2, "Fraction of the data held out for validation.")
+    split_by: str = param(
+        "tile", "Hold out tiles of every image, or whole images.", choices=("tile", "image")
+    )
+    val_tiles: int = param(16, "Fixed validation tiles (crappified once, same noise every time).")
+    validations: int = param(10, "How many times to validate during the run.")
+    checkpoint_minutes: float = param(
+        2.0, "Write a resumable checkpoint this often (0 = every step)."
+    )
+    device: str = param("auto", "auto, cpu, cuda, cuda:1 or mps.")
+    amp: bool = param(True, "Mixed precision on CUDA (bf16 where supported).")
+    workers: int = param(
+        0, "Data-loading processes; 0 loads in the main process (best on 2 cores)."
+    )
+    modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
+    seed: int = param(0, "Random seed: same seed, same data order, noise and initial weights.")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished (or interrupted) run produced."""
+
+    out_dir: Path
+    model: TrainedModel
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"Unknown device {name!r}.", fix="Use auto, cpu, cuda or mps.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            "A CUDA device was requested but none is available.",
+            fix="Use device='auto' or 'cpu' (on Colab: Runtime > Change runtime type > GPU).",
+        )
+    return device
+
+
+def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
+    """Fill the device-dependent defaults (batch size and tile size)."""
+    gpu = device.type == "cuda"
+    return dataclasses.replace(
+        params,
+        batch_size=params.batch_size or (16 if gpu else 8),
+        tile=params.tile or (256 if gpu else 128),
+    )
+
+
+def _step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
+
+
+def _autocast(
+    device: torch.device, enabled: bool
+) -> tuple[contextlib.AbstractContextManager, bool]:
+    """The autocast context for the device and whether fp16 (needing a grad scaler) is used."""
+    if not (enabled and device.type == "cuda"):
+        return contextlib.nullcontext(), False
+    bf16 = torch.cuda.is_bf16_supported()
+    dtype = torch.bfloat16 if bf16 else torch.float16
+    return torch.autocast("cuda", dtype=dtype), not bf16
+
+
+def _data_fingerprint(sources: Sequence[Source]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": s.name,
+            "shape": list(s.shape),
+            "low": s.normalization.low,
+            "high": s.normalization.high,
+        }
+        for s in sources
+    ]
+
+
+class _Run:
+    """The state of one training run; :func:`run` drives it."""
+
+    def __init__(
+        self,
+        params: TrainParams,
+        sources: Sequence[Source],
+        crappifier: Crappifier,
+        out: Path,
+        device: torch.device,
+        total_steps: int,
+    ):
+        self.params, self.sources, self.crappifier = params, list(sources), crappifier
+        self.out, self.device = out, device
+        p = params
+        torch.manual_seed(p.seed)
+        config = config_for(p.preset, p.scale, p.frames, offset=crappifier.offset)
+        self.net = ResUNet(config).to(device)
+        if device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.loss_fn = make_loss(p.loss)
+        self.optimizer = torch.optim.AdamW(
+            self.net.parameters(), lr=p.learning_rate, weight_decay=p.weight_decay
+        )
+        self.autocast, fp16 = _autocast(device, p.amp)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=fp16)
+        the_split = split(sources, p.val_fraction, p.split_by, p.tile, p.seed)
+        self.dataset = HRDataset(
+            sources,
+            p.tile,
+            p.scale,
+            p.frames,
+            the_split if p.val_fraction > 0 else None,
+            True,
+            length=1,
+            seed=p.seed,
+        )
+        self.validation = ValidationSet(
+            fixed_tiles(
+                sources,
+                p.tile,
+                p.frames,
+                the_split if p.val_fraction > 0 else None,
+                subset=p.val_fraction == 0,
+                n=p.val_tiles,
+                seed=p.seed,
+            ),
+            crappifier,
+            seed=p.seed,
+        )
+        self.step = 0
+        self.total_steps = total_steps
+        self.scheduler: torch.optim.lr_scheduler.OneCycleLR | None = None
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {}
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+
+    # -- one step ----------------------------------------------------------
+
+    def batch(self, step: int) -> torch.Tensor:
+        """The HR tiles of one step, on the device."""
+        bs = self.params.batch_size
+        return torch.stack([self.dataset[step * bs + i] for i in range(bs)]).to(self.device)
+
+    def batches(self, start: int) -> Iterator[torch.Tensor]:
+        """The batches of steps ``start ..`` to the end, loaded by worker processes if asked."""
+        p = self.params
+        if p.workers <= 0:
+            for step in range(start, self.total_steps):
+                yield self.batch(step)
+            return
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=p.batch_size,
+            sampler=range(start * p.batch_size, self.total_steps * p.batch_size),
+            num_workers=p.workers,
+            pin_memory=self.device.type == "cuda",
+        )
+        for tiles in loader:
+            yield tiles.to(self.device, non_blocking=True)
+
+    def train_step(
+        self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, hr: torch.Tensor, step: int
+    ) -> float:
+        f = self.params.frames
+        with torch.no_grad():
+            lr = self.crappifier(hr, _step_generator(self.params.seed, step, self.device))
+        if self.device.type == "cuda":
+            lr = lr.contiguous(memory_format=torch.channels_last)
+        with self.autocast:
+            pred = net(lr)
+        loss = self.loss_fn(pred.float(), hr[:, f // 2 : f // 2 + 1])
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return float(loss.detach())
+
+    # -- planning ----------------------------------------------------------
+
+    def plan(self, budget_s: float, n_validations: int) -> None:
+        """Fix the step count: from the params, or from timed steps on a throwaway copy."""
+        if self.total_steps <= 0:
+            net = copy.deepcopy(self.net)
+            opt = torch.optim.AdamW(net.parameters(), lr=0.0)
+            times = []
+            for i in range(3):
+                start = time.perf_counter()
+                self.train_step(net, opt, self.batch(i), i)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                times.append(time.perf_counter() - start)
+            del net, opt
+            start = time.perf_counter()
+            self.validate(record=False)
+            val_s = time.perf_counter() - start
+            step_s = float(np.median(times[1:]))
+            usable = budget_s - (n_validations + 1) * val_s - 3 * step_s
+            self.total_steps = max(10, int(usable / step_s))
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer,
+            max_lr=self.params.learning_rate,
+            total_steps=self.total_steps,
+            pct_start=0.1,
+        )
+
+    # -- validation --------------------------------------------------------
+
+    def validate(self, record: bool = True) -> dict[str, Any]:
+        self.net.eval()
+        with torch.no_grad(), self.autocast:
+            scores = self.validation.score(self.net, self.device)
+        self.net.train()
+        row = {
+            "step": self.step,
+            "seconds": round(self.elapsed, 2),
+            "kind": "val",
+            **scores,
+            **self.validation.baseline,
+        }
+        if record:
+            self.log(row)
+            if not self.best or scores["val_psnr"] > self.best["val_psnr"]:
+                self.best = dict(row)
+                self.trained_model().save(self.out / "model_best.pt")
+        return row
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        new = not (self.out / "log.csv").exists()
+        with open(self.out / "log.csv", "a", newline="") as fh:
+            writer = csv.DictWriter(fh, LOG_COLUMNS, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    # -- files -------------------------------------------------------------
+
+    def trained_model(self) -> TrainedModel:
+        net = copy.deepcopy(self.net).to("cpu", memory_format=torch.contiguous_format).eval()
+        px = next((s.image.pixel_size_xy for s in self.sources if s.image.pixel_size_xy), None)
+        return TrainedModel(
+            network=net,
+            percentiles=(self.sources[0].normalization.p_low, self.sources[0].normalization.p_high),
+            crappifier=self.crappifier.to_dict(),
+            pixel_size_nm=px * self.params.scale if px else None,
+            modality=self.params.modality,
+            history=list(self.history),
+        )
+
+    def checkpoint(self) -> None:
+        atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "pssr_nb_version": __version__,
+                "params": to_dict(self.params),
+                "crappifier": self.crappifier.to_dict(),
+                "data": _data_fingerprint(self.sources),
+                "model": self.net.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "elapsed": self.elapsed,
+                "history": self.history,
+                "best": self.best,
+                "torch_rng": torch.get_rng_state(),
+            },
+            self.out / CHECKPOINT,
+        )
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.history, self.best = list(state["history"]), dict(state["best"])
+        torch.set_rng_state(state["torch_rng"])
+        _rewrite_log(self.out / "log.csv", self.history)
+
+
+def _rewrite_log(path: Path, history: list[dict[str, Any]]) -> None:
+    """Make ``log.csv`` agree with the checkpoint (rows after it were not kept)."""
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, LOG_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(path)
+
+
+def _check_resumable(
+    state: Any, params: TrainParams, sources: Sequence[Source], path: Path
+) -> None:
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputError("This is not a pssr_nb training checkpoint.", path=path)
+    saved = state["params"]
+    now = to_dict(params)
+    changed = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
+    if changed:
+        diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise InputError(
+            f"The settings differ from the interrupted run ({diffs}).",
+            path=path,
+            fix="Resume with the same settings, or start a new run in another folder.",
+        )
+    if state["data"] != _data_fingerprint(sources):
+        raise InputError(
+            "The training images differ from those of the interrupted run.",
+            path=path,
+            fix="Resume with the same images, or start a new run in another folder.",
+        )
+
+
+def run(
+    params: TrainParams,
+    hr: str | Path | Sequence[str | Path] | Sequence[Source],
+    out_dir: str | Path,
+    crappifier: Crappifier | str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a model on HR images crappified on the fly.
+
+    Parameters
+    ----------
+    params : TrainParams
+    hr : folder, file(s) or list of Source
+        High-resolution training images.
+    out_dir : str or Path
+        Output folder (see the module docstring for what is written).
+    crappifier : Crappifier or path to crappifier.json, optional
+        Default: :meth:`Crappifier.default` at ``params.scale``.
+    resume : bool
+        Continue the run whose ``checkpoint.pt`` is in ``out_dir``.
+    callback : callable, optional
+        Called with every log row (``kind`` is ``"train"`` or ``"val"``), e.g. for a live plot.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainResult
+        The last model (with its history) and a summary; ``model_best.pt`` holds the best.
+    """
+    out = Path(out_dir)
+    device = resolve_device(params.device)
+    params = effective_params(params, device)
+    if isinstance(hr, (list, tuple)) and hr and all(isinstance(s, Source) for s in hr):
+        sources = list(hr)
+    else:
+        sources = load_sources(hr)
+    if not isinstance(crappifier, Crappifier):
+        crappifier = Crappifier.load(crappifier) if crappifier else Crappifier.default(params.scale)
+    if crappifier.scale != params.scale:
+        raise InputError(
+            f"The crappifier downsamples by {crappifier.scale} but scale is {params.scale}.",
+            fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
+        )
+    ckpt = out / CHECKPOINT
+    if ckpt.exists() and not resume:
+        raise InputError(
+            "This folder already holds a training run.",
+            path=ckpt,
+            fix="Continue it with resume=True (--resume), or choose another output folder.",
+        )
+    if resume and not ckpt.exists():
+        raise InputError(
+            "There is no interrupted run to resume here.",
+            path=ckpt,
+            fix="Check the folder, or start a new run without resume.",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    state = None
+    if resume:
+        state = read_safely(ckpt)
+        _check_resumable(state, params, sources, ckpt)
+    total_steps = int(state["total_steps"]) if state else params.steps
+    trainer = _Run(params, sources, crappifier, out, device, total_steps)
+    started = time.perf_counter()
+    trainer.plan(params.minutes * 60, params.validations)
+    if state is not None:
+        trainer.restore(state)
+    else:
+        (out / "log.csv").unlink(missing_ok=True)
+        trainer.validate()
+    stopped = _loop(trainer, callback, progress)
+    model = trainer.trained_model()
+    model.save(out / "model_last.pt")
+    summary = {
+        "pssr_nb_version": __version__,
+        "params": to_dict(params),
+        "device": str(device),
+        "parameters": count_parameters(trainer.net),
+        "steps": trainer.step,
+        "total_steps": trainer.total_steps,
+        "stopped": stopped,
+        "training_seconds": round(trainer.elapsed, 2),
+        "wall_seconds_this_session": round(time.perf_counter() - started, 2),
+        "images": [str(s.path or s.name) for s in sources],
+        "crappifier": crappifier.to_dict(),
+        "best": trainer.best,
+        "last": next((r for r in reversed(trainer.history) if r["kind"] == "val"), {}),
+    }
+    (out / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return TrainResult(out, model, trainer.history, summary)
+
+
+def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, progress: bool) -> str:
+    """Train to the planned step count; returns why it stopped."""
+    from tqdm.auto import tqdm
+
+    p = trainer.params
+    total = trainer.total_steps
+    n_val = max(1, p.validations)  # evenly spaced, the last at the final step
+    log_every = max(1, total // 500)
+    hard_limit = 1.5 * p.minutes * 60 if p.steps <= 0 else float("inf")
+    last_ckpt = time.perf_counter()
+    losses: list[float] = []
+    postfix: dict[str, str] = {}
+    bar = tqdm(total=total, initial=trainer.step, disable=not progress, desc="training")
+    stopped = "finished"
+    try:
+        t0 = time.perf_counter()
+        for hr in trainer.batches(trainer.step):
+            losses.append(trainer.train_step(trainer.net, trainer.optimizer, hr, trainer.step))
+            trainer.scheduler.step()
+            trainer.step += 1
+            bar.update(1)
+            rows = []
+            if trainer.step % log_every == 0 or trainer.step == total:
+                postfix["loss"] = f"{np.mean(losses):.4f}"
+                rows.append(
+                    {
+                        "step": trainer.step,
+                        "seconds": round(trainer.elapsed + time.perf_counter() - t0, 2),
+                        "kind": "train",
+                        "loss": float(np.mean(losses)),
+                        "learning_rate": trainer.scheduler.get_last_lr()[0],
+                    }
+                )
+                losses = []
+                trainer.log(rows[-1])
+            if trainer.step * n_val // total > (trainer.step - 1) * n_val // total:
+                trainer.elapsed += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                rows.append(trainer.validate())
+                postfix["val_psnr"] = f"{rows[-1]['val_psnr']:.2f}"
+            bar.set_postfix(postfix, refresh=False)
+            for row in rows:
+                if callback:
+                    callback(row)
+            trainer.elapsed += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if (
+                time.perf_counter() - last_ckpt >= p.checkpoint_minutes * 60
+                or trainer.step == total
+            ):
+                trainer.checkpoint()
+                last_ckpt = t0 = time.perf_counter()
+            if trainer.elapsed > hard_limit and trainer.step < total:
+                stopped = "time limit"
+                trainer.checkpoint()
+                break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        trainer.checkpoint()
+    finally:
+        bar.close()
+    return stopped

@@ -1,0 +1,87 @@
+"""Validation during training: fixed crappified tiles, scored against HR and against bicubic.
+
+The tiles are crappified once with a fixed seed, so every validation sees the
+same noise and the curves of one run (and of a resumed run) are comparable.
+Scores are in the library's normalised units (data range 1): the mean over
+tiles of PSNR and SSIM against the HR centre frame, next to the same scores
+for the sample-aligned bicubic interpolation of the crappified input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .crappify import Crappifier
+from .losses import gaussian_window, ssim_components, window_and_scales
+from .sampling import upsample
+
+
+def tile_scores(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """Mean PSNR (dB, data range 1) and mean SSIM of ``(N, 1, H, W)`` batches.
+
+    Examples
+    --------
+    >>> t = torch.zeros(2, 1, 16, 16)
+    >>> round(tile_scores(t + 0.1, t)[0], 6)
+    20.0
+    """
+    pred, target = pred.float(), target.float()
+    mse = ((pred - target) ** 2).flatten(1).mean(1).clamp(min=1e-12)
+    psnr = (10 * torch.log10(1.0 / mse)).mean()
+    size, _ = window_and_scales(*pred.shape[-2:], max_scales=1)
+    ssim, _ = ssim_components(pred, target, gaussian_window(size, 1.5, pred.device, pred.dtype))
+    return float(psnr), float(ssim.mean())
+
+
+class ValidationSet:
+    """Fixed validation tiles with their crappified inputs and baseline scores.
+
+    Parameters
+    ----------
+    hr : Tensor
+        ``(n, frames, tile, tile)`` normalised HR tiles.
+    crappifier : Crappifier
+    seed : int
+        Seed of the (one-off) crappification.
+    batch_size : int
+        Tiles per forward pass when scoring.
+    """
+
+    def __init__(
+        self, hr: torch.Tensor, crappifier: Crappifier, seed: int = 0, batch_size: int = 8
+    ):
+        frames = hr.shape[1]
+        self.lr = crappifier(hr, seed=seed + 104_729)
+        self.target = hr[:, frames // 2 : frames // 2 + 1]
+        self.batch_size = batch_size
+        centre = self.lr[:, frames // 2 : frames // 2 + 1]
+        bicubic = (
+            upsample(centre, crappifier.scale, crappifier.offset, "bicubic")
+            if crappifier.scale > 1
+            else centre
+        )
+        psnr, ssim = tile_scores(bicubic, self.target)
+        self.baseline = {"bicubic_psnr": psnr, "bicubic_ssim": ssim}
+
+    def __len__(self) -> int:
+        return self.lr.shape[0]
+
+    def predict(self, net: torch.nn.Module, device: torch.device) -> torch.Tensor:
+        """The network's output for every validation tile, on the CPU."""
+        outs = []
+        for i in range(0, len(self), self.batch_size):
+            x = self.lr[i : i + self.batch_size].to(device)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            outs.append(net(x).float().cpu())
+        return torch.cat(outs)
+
+    def score(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        """``val_psnr`` and ``val_ssim`` of the network (call under ``torch.no_grad``)."""
+        pred = self.predict(net, device)
+        if not torch.isfinite(pred).all():
+            return {"val_psnr": -math.inf, "val_ssim": -math.inf}
+        psnr, ssim = tile_scores(pred, self.target)
+        return {"val_psnr": psnr, "val_ssim": ssim}
