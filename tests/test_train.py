@@ -29,7 +29,9 @@ def hr_folder(tmp_path_factory):
 
 def _losses(folder: Path) -> list[tuple[int, float]]:
     with open(folder / "log.csv") as fh:
-        return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(fh) if r["kind"] == "train"]
+        return [
+            (int(r["step"]), float(r["loss"])) for r in csv.DictReader(fh) if r["kind"] == "train"
+        ]
 
 
 def test_short_run_learns_and_writes_its_files(hr_folder, tmp_path):
