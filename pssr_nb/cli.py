@@ -85,6 +85,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from .predict import PredictParams, run
+
+    params = from_namespace(PredictParams, args)
+    report = run(params, args.model, args.inputs, args.out, axes=args.axes)
+    for rec in report["files"]:
+        print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
+
+
 def _cmd_inspect(args: argparse.Namespace) -> None:
     from .data import Source
 
@@ -119,6 +128,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DemoParams
     from .phantoms import SimulateParams
+    from .predict import PredictParams
     from .train import TrainParams
 
     parser = argparse.ArgumentParser(
@@ -145,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_arguments(p, TrainParams)
     p.set_defaults(func=_cmd_train, params_cls=TrainParams)
+
+    p = sub.add_parser("predict", help="super-resolve images with a trained model")
+    p.add_argument("inputs", nargs="+", help="image files or one folder")
+    p.add_argument("--model", required=True, help="model file (model_best.pt)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--axes", default=None, help="override the axes of the inputs, e.g. ZYX")
+    add_arguments(p, PredictParams)
+    p.set_defaults(func=_cmd_predict, params_cls=PredictParams)
 
     p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
     p.add_argument("paths", nargs="+", help="image files")

@@ -181,17 +181,25 @@ class Source:
     def plane_shape(self) -> tuple[int, int]:
         return self.shape[-2], self.shape[-1]
 
-    def _stack_view(self) -> np.ndarray:
-        """The data as (stacks, frames, Y, X) without copying."""
+    def stack_view(self) -> np.ndarray:
+        """The data as ``(stacks, frames, Y, X)``, without copying where possible."""
         axes = self.image.axes
         data = self.data
         if self.frame_axis:
             data = np.moveaxis(data, axes.index(self.frame_axis), -3)
         return data.reshape(-1, self.n_frames, *self.plane_shape)
 
+    def from_stack_view(self, stacked: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`stack_view` for an array whose planes may have another size."""
+        axes, shape = self.image.axes, list(self.shape[:-2])
+        if self.frame_axis:
+            shape.append(shape.pop(axes.index(self.frame_axis)))
+        out = stacked.reshape(*shape, *stacked.shape[-2:])
+        return np.moveaxis(out, -3, axes.index(self.frame_axis)) if self.frame_axis else out
+
     def crop(self, stack: int, frames: Sequence[int], y: int, x: int, h: int, w: int) -> np.ndarray:
         """Normalised float32 crop ``(len(frames), h, w)``."""
-        block = self._stack_view()[stack, list(frames), y : y + h, x : x + w]
+        block = self.stack_view()[stack, list(frames), y : y + h, x : x + w]
         return self.normalization.apply(block)
 
     def __repr__(self) -> str:

@@ -5,7 +5,11 @@ pixel-shuffle up with skip connections, a pixel-shuffle reconstruction by the
 scale factor), with module names that match it so PSSR2 weights can be
 imported. Our presets differ where it helps learners:
 
-- GroupNorm instead of BatchNorm (stable with batches of 2-8 tiles);
+- no normalisation layers instead of BatchNorm: stable with batches of 2-8
+  tiles (PSSR2's BatchNorm outputs swing in eval mode early in training), and
+  every output pixel depends only on its neighbourhood, so tiled prediction
+  matches whole-image prediction (GroupNorm's per-tile statistics would not;
+  it stays available as ``norm="group"``);
 - a global residual: the network adds its output to the aligned bicubic
   upsampling of the centre input frame (see :mod:`pssr_nb.sampling`), so an
   untrained model starts at the interpolation baseline and the sampling
@@ -57,7 +61,7 @@ class ModelConfig:
 
     hidden: tuple[int, ...] = (32, 64, 128, 256)
     depth: int = 1
-    norm: str = "group"
+    norm: str = "none"
     scale: int = 4
     frames: int = 1
     residual: bool = True
@@ -96,9 +100,9 @@ class ModelConfig:
 
 #: Named presets. ``pssr2`` is PSSR2's published default ResUNet (about 60 M parameters).
 PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "group"},
-    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "group"},
-    "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "group"},
+    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "none"},
+    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "none"},
+    "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "none"},
     "pssr2": {
         "hidden": (64, 128, 256, 512, 1024),
         "depth": 3,

@@ -20,7 +20,6 @@ Files in the output folder:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import dataclasses
@@ -36,6 +35,7 @@ import torch
 from . import __version__
 from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_tiles, load_sources, split
+from .devices import autocast_for, resolve_device
 from .errors import InputError
 from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
@@ -102,26 +102,6 @@ class TrainResult:
     summary: dict[str, Any]
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"Unknown device {name!r}.", fix="Use auto, cpu, cuda or mps.") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(
-            "A CUDA device was requested but none is available.",
-            fix="Use device='auto' or 'cpu' (on Colab: Runtime > Change runtime type > GPU).",
-        )
-    return device
-
-
 def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
     """Fill the device-dependent defaults (batch size and tile size)."""
     gpu = device.type == "cuda"
@@ -134,17 +114,6 @@ def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
 
 def _step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
-
-
-def _autocast(
-    device: torch.device, enabled: bool
-) -> tuple[contextlib.AbstractContextManager, bool]:
-    """The autocast context for the device and whether fp16 (needing a grad scaler) is used."""
-    if not (enabled and device.type == "cuda"):
-        return contextlib.nullcontext(), False
-    bf16 = torch.cuda.is_bf16_supported()
-    dtype = torch.bfloat16 if bf16 else torch.float16
-    return torch.autocast("cuda", dtype=dtype), not bf16
 
 
 def _data_fingerprint(sources: Sequence[Source]) -> list[dict[str, Any]]:
@@ -183,7 +152,7 @@ class _Run:
         self.optimizer = torch.optim.AdamW(
             self.net.parameters(), lr=p.learning_rate, weight_decay=p.weight_decay
         )
-        self.autocast, fp16 = _autocast(device, p.amp)
+        self.autocast, fp16 = autocast_for(device, p.amp)
         self.scaler = torch.amp.GradScaler(device.type, enabled=fp16)
         the_split = split(sources, p.val_fraction, p.split_by, p.tile, p.seed)
         self.dataset = HRDataset(

@@ -1,0 +1,42 @@
+"""Choosing the compute device and its mixed-precision mode."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from .errors import InputError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; other names are checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"Unknown device {name!r}.", fix="Use auto, cpu, cuda or mps.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            "A CUDA device was requested but none is available.",
+            fix="Use device='auto' or 'cpu' (on Colab: Runtime > Change runtime type > GPU).",
+        )
+    return device
+
+
+def autocast_for(
+    device: torch.device, enabled: bool = True
+) -> tuple[contextlib.AbstractContextManager, bool]:
+    """The autocast context for ``device`` and whether it uses fp16 (which needs a grad scaler).
+
+    Mixed precision is used on CUDA only: bf16 where the GPU supports it, else fp16.
+    """
+    if not (enabled and device.type == "cuda"):
+        return contextlib.nullcontext(), False
+    bf16 = torch.cuda.is_bf16_supported()
+    return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16), not bf16

@@ -1,0 +1,272 @@
+"""Inference: super-resolve images and stacks of any size with a trained model.
+
+Each image is normalised with the model's percentiles, cut into overlapping
+tiles (see :mod:`pssr_nb.tiling`), passed through the network in batches and
+mapped back to file units. Stacks are processed plane by plane; a model with
+``k`` input frames sees a sliding window of ``k`` neighbouring frames
+(mirrored at the ends), so the output has as many frames as the input.
+
+Test-time augmentation (``tta=True``) averages the predictions for the 8
+flips and rotations of the input and returns their standard deviation as a
+per-pixel uncertainty map. A flip moves where LR samples sit on the HR grid
+(sample ``i`` at ``s*i + offset`` becomes ``s*i + s - 1 - offset``), so each
+flipped prediction is shifted back by ``s - 1 - 2*offset`` HR pixels before
+it is averaged; without that, TTA would blur every edge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .data import DIHEDRAL, Source, dihedral, frame_window, inverse_dihedral
+from .devices import autocast_for, resolve_device
+from .errors import InputError
+from .io import ImageData, list_images, output_path_for, super_resolved_pixel_size, write_tiff
+from .model_file import TrainedModel
+from .normalize import Normalization
+from .params import param, to_dict
+from .tiling import apply_tiled
+
+OUTPUT_DTYPES = ("same", "float32", "uint16", "uint8")
+
+
+@dataclasses.dataclass
+class PredictParams:
+    """Settings of inference (the infer notebook's form and ``pssr-nb predict``)."""
+
+    tile: int = param(128, "Tile size in LR pixels; larger is faster but needs more memory.")
+    overlap: int = param(16, "Overlap of neighbouring tiles in LR pixels, blended smoothly.")
+    batch_size: int = param(8, "Tiles per forward pass.")
+    tta: bool = param(
+        False, "Average the 8 flips/rotations and write their spread as an uncertainty map."
+    )
+    dtype: str = param(
+        "same",
+        "Output pixel type (mapped back through the input's normalisation).",
+        choices=OUTPUT_DTYPES,
+    )
+    suffix: str = param("_pssr", "Appended to each input's name for the output file.")
+    overwrite: bool = param(False, "Replace existing output files.")
+    device: str = param("auto", "auto, cpu, cuda or mps.")
+    amp: bool = param(True, "Mixed precision on CUDA.")
+
+
+@dataclasses.dataclass
+class Prediction:
+    """A super-resolved image in the library's normalised units.
+
+    Attributes
+    ----------
+    data : ndarray
+        float32, the input's axes with Y and X ``scale`` times larger.
+    uncertainty : ndarray or None
+        Per-pixel standard deviation over the 8 TTA transforms (normalised units).
+    axes : str
+    normalization : Normalization
+        Maps ``data`` back to the input's units (:meth:`to_dtype`).
+    pixel_size : dict
+        Nanometres per pixel of the output.
+    """
+
+    data: np.ndarray
+    uncertainty: np.ndarray | None
+    axes: str
+    normalization: Normalization
+    pixel_size: dict[str, float]
+
+    def to_dtype(self, dtype: str = "same") -> np.ndarray:
+        """The prediction in file units: the input's dtype, float32, uint16 or uint8."""
+        if dtype not in OUTPUT_DTYPES:
+            raise InputError(f"Unknown output dtype {dtype!r}.", fix=f"Use one of {OUTPUT_DTYPES}.")
+        target = self.normalization.dtype if dtype == "same" else dtype
+        if np.dtype(target).kind == "f":
+            target = "float32"
+        return self.normalization.invert(self.data, target)
+
+
+def _flip_shift(scale: int, offset: float) -> int | None:
+    """HR shift that re-aligns a flipped prediction, or None when it is not whole pixels."""
+    d = scale - 1 - 2 * offset
+    return int(round(d)) if abs(d - round(d)) < 1e-6 else None
+
+
+def _dihedral_prediction(net: torch.nn.Module, x: torch.Tensor, k: int) -> torch.Tensor:
+    """``net`` applied in the ``k``-th dihedral frame, returned in the original frame and grid."""
+    c = net.config
+    s, d = c.scale, _flip_shift(c.scale, c.offset)
+    fy, fx, _ = DIHEDRAL[k]
+    pads = {}
+    for axis, flipped in (("y", fy), ("x", fx)):
+        pads[axis] = (0, 1) if flipped and d > 0 else (1, 0) if flipped and d < 0 else (0, 0)
+    xp = F.pad(x, (*pads["x"], *pads["y"]), mode="replicate") if any(map(any, pads.values())) else x
+    y = inverse_dihedral(net(dihedral(xp, k)), k)
+    h, w = x.shape[-2] * s, x.shape[-1] * s
+    y0 = s * pads["y"][0] + (d if fy else 0)
+    x0 = s * pads["x"][0] + (d if fx else 0)
+    return y[..., y0 : y0 + h, x0 : x0 + w]
+
+
+def tile_function(net: torch.nn.Module, device: torch.device, tta: bool = False, amp: bool = True):
+    """The batch function :func:`~pssr_nb.tiling.apply_tiled` calls: numpy tiles in, maps out."""
+    autocast, _ = autocast_for(device, amp)
+    transforms = range(8) if tta else [0]
+    if tta and _flip_shift(net.config.scale, net.config.offset) is None:
+        transforms = [k for k in range(8) if not any(DIHEDRAL[k][:2])]
+
+    def fn(tiles: np.ndarray) -> tuple[np.ndarray, ...]:
+        x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32)).to(device)
+        with torch.no_grad(), autocast:
+            outs = torch.stack([_dihedral_prediction(net, x, k).float() for k in transforms])
+        mean = outs.mean(0)[:, 0].cpu().numpy()
+        if not tta:
+            return (mean,)
+        return mean, outs.std(0, unbiased=False)[:, 0].cpu().numpy()
+
+    return fn
+
+
+def predict_image(
+    model: TrainedModel,
+    image: ImageData | np.ndarray,
+    params: PredictParams | None = None,
+    axes: str | None = None,
+) -> Prediction:
+    """Super-resolve an image or stack held in memory.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    image : ImageData or ndarray
+        A 2-D image or a stack (``TYX``, ``ZYX``, ``TZYX`` ...); a bare array needs ``axes``
+        unless it is 2-D.
+    params : PredictParams, optional
+    axes : str, optional
+        Axes of a bare array.
+    """
+    params = params or PredictParams()
+    if isinstance(image, np.ndarray):
+        image = ImageData(image, axes or ("YX" if image.ndim == 2 else ""), {})
+    src = Source(image, percentiles=model.percentiles)
+    device = resolve_device(params.device)
+    net = model.network.to(device).eval()
+    c = net.config
+    if c.frames > 1 and src.n_frames < c.frames:
+        raise InputError(
+            f"This model uses {c.frames} neighbouring frames but the image has "
+            f"{src.n_frames} along {src.frame_axis or 'no frame axis'} ({image.axes}).",
+            path=image.path,
+            fix="Give a time-lapse or z-stack, or use a single-frame model.",
+        )
+    fn = tile_function(net, device, params.tta, params.amp)
+    view = src.stack_view()
+    n_stacks, n_frames, h, w = view.shape
+    s = c.scale
+    out = np.empty((n_stacks, n_frames, h * s, w * s), np.float32)
+    unc = np.empty_like(out) if params.tta else None
+    for i in range(n_stacks):
+        for t in range(n_frames):
+            frames = frame_window(t, c.frames, n_frames) if c.frames > 1 else [t]
+            plane = src.normalization.apply(view[i, frames])
+            maps = apply_tiled(
+                fn, plane, s, params.tile, params.overlap, params.batch_size, 2 if params.tta else 1
+            )
+            out[i, t] = maps[0]
+            if unc is not None:
+                unc[i, t] = maps[1]
+    return Prediction(
+        data=src.from_stack_view(out),
+        uncertainty=None if unc is None else src.from_stack_view(unc),
+        axes=image.axes,
+        normalization=src.normalization,
+        pixel_size=super_resolved_pixel_size(image.pixel_size, s),
+    )
+
+
+def predict_file(
+    model: TrainedModel,
+    path: str | Path,
+    out_dir: str | Path,
+    params: PredictParams | None = None,
+    axes: str | None = None,
+) -> dict[str, Any]:
+    """Super-resolve one image file into ``out_dir``; never overwrites the input.
+
+    Returns
+    -------
+    dict
+        Input, output (and uncertainty) paths, shapes and seconds.
+    """
+    params = params or PredictParams()
+    start = time.perf_counter()
+    path = Path(path)
+    target = output_path_for(path, out_dir, params.suffix)
+    unc_target = output_path_for(path, out_dir, params.suffix + "_uncertainty")
+    for t in (target, unc_target) if params.tta else (target,):
+        if t.exists() and not params.overwrite:
+            raise InputError(
+                "Refusing to overwrite an existing output file.",
+                path=t,
+                fix="Choose another output folder, or set overwrite=True (--overwrite).",
+            )
+    from .io import read_image
+
+    image = read_image(path, axes=axes)
+    pred = predict_image(model, image, params)
+    write_tiff(
+        target, pred.to_dtype(params.dtype), pred.axes, pred.pixel_size, overwrite=params.overwrite
+    )
+    record = {
+        "input": str(path),
+        "output": str(target),
+        "input_shape": list(image.shape),
+        "output_shape": list(pred.data.shape),
+        "axes": pred.axes,
+        "pixel_size_nm": pred.pixel_size,
+    }
+    if pred.uncertainty is not None:
+        sd = (pred.uncertainty * pred.normalization.span).astype(np.float32)
+        write_tiff(unc_target, sd, pred.axes, pred.pixel_size, overwrite=params.overwrite)
+        record["uncertainty"] = str(unc_target)
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def run(
+    params: PredictParams,
+    model_path: str | Path,
+    inputs: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    axes: str | None = None,
+) -> dict[str, Any]:
+    """Super-resolve a file, a list of files or every image of a folder.
+
+    Writes the images and ``predict.json`` (settings, model, per-file records) to ``out_dir``.
+    """
+    model = TrainedModel.load(model_path)
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    files = [f for p in map(Path, inputs) for f in (list_images(p) if p.is_dir() else [p])]
+    start = time.perf_counter()
+    records = [predict_file(model, f, out_dir, params, axes) for f in files]
+    report = {
+        "pssr_nb_version": __version__,
+        "params": to_dict(params),
+        "model": str(model_path),
+        "model_config": model.config.to_dict(),
+        "device": str(resolve_device(params.device)),
+        "files": records,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "predict.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,121 @@
+"""Tiled application of a super-resolution function to images of any size.
+
+An LR plane is cut into overlapping tiles; the last tile of a row or column
+ends exactly at the image edge, so no pixel is dropped (PSSR2's stitching
+loses the right and bottom remainder). Each upsampled tile is weighted by a
+ramp over its overlap with a neighbour and the weights are normalised, so
+seams blend smoothly. Tiles are processed one row of tiles at a time into a
+buffer of ``tile`` LR rows: working memory depends on the tile size and the
+image width, not the image height or the number of frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .errors import InputError
+
+#: ``f(tiles) -> outputs``: ``(B, C, th, tw)`` LR tiles to a tuple of ``(B, th*s, tw*s)`` maps.
+TileFn = Callable[[np.ndarray], tuple[np.ndarray, ...]]
+
+
+def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
+    """Start positions of tiles covering ``n`` pixels, the last ending at ``n``.
+
+    Examples
+    --------
+    >>> tile_starts(100, 40, 8)
+    [0, 32, 60]
+    >>> tile_starts(30, 40, 8)
+    [0]
+    """
+    if tile <= overlap or overlap < 0:
+        raise InputError(
+            f"The tile ({tile} px) must be larger than the overlap ({overlap} px).",
+            fix="Increase the tile size or reduce the overlap.",
+        )
+    if n <= tile:
+        return [0]
+    starts = list(range(0, n - tile, tile - overlap))
+    return starts + [n - tile]
+
+
+def blend_weights(start: int, size: int, n: int, overlap: int, scale: int) -> np.ndarray:
+    """1-D weights of an upsampled tile: a linear ramp over each overlap with a neighbour.
+
+    Sides at the image edge keep full weight, so edge pixels are never faded out.
+    """
+    w = np.ones(size * scale, np.float32)
+    ramp_len = min(overlap, size) * scale
+    if ramp_len == 0:
+        return w
+    ramp = (np.arange(ramp_len, dtype=np.float32) + 0.5) / ramp_len
+    if start > 0:
+        w[:ramp_len] = ramp
+    if start + size < n:
+        w[-ramp_len:] = np.minimum(w[-ramp_len:], ramp[::-1])
+    return w
+
+
+def apply_tiled(
+    fn: TileFn,
+    plane: np.ndarray,
+    scale: int,
+    tile: int = 128,
+    overlap: int = 16,
+    batch_size: int = 8,
+    n_outputs: int = 1,
+) -> tuple[np.ndarray, ...]:
+    """Apply ``fn`` to overlapping tiles of ``plane`` and blend the results.
+
+    Parameters
+    ----------
+    fn : callable
+        Maps a batch of LR tiles ``(B, C, th, tw)`` to a tuple of ``n_outputs``
+        arrays ``(B, th*scale, tw*scale)``.
+    plane : ndarray
+        ``(C, h, w)`` LR input (C input frames).
+    scale : int
+        Upsampling factor of ``fn``.
+    tile, overlap : int
+        Tile size and overlap in LR pixels.
+    batch_size : int
+        Tiles per call of ``fn``.
+    n_outputs : int
+        How many maps ``fn`` returns (e.g. 2: a prediction and its uncertainty).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``n_outputs`` float32 arrays of shape ``(h*scale, w*scale)``.
+    """
+    _, h, w = plane.shape
+    s = scale
+    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    outs = [np.empty((h * s, w * s), np.float32) for _ in range(n_outputs)]
+    wx = [blend_weights(x, tw, w, overlap, s) for x in xs]
+    buf = [np.zeros((th * s, w * s), np.float32) for _ in range(n_outputs)]
+    wsum = np.zeros((th * s, w * s), np.float32)
+    for r, y in enumerate(ys):
+        base = y * s  # HR row of buf[0]
+        wy = blend_weights(y, th, h, overlap, s)
+        for b in range(0, len(xs), batch_size):
+            chunk = xs[b : b + batch_size]
+            tiles = np.stack([plane[:, y : y + th, x : x + tw] for x in chunk])
+            results = fn(tiles)
+            for i, x in enumerate(chunk):
+                weight = wy[:, None] * wx[b + i][None, :]
+                cols = slice(x * s, (x + tw) * s)
+                wsum[:, cols] += weight
+                for k in range(n_outputs):
+                    buf[k][:, cols] += weight * results[k][i]
+        # rows above the next tile row are complete: write them out and shift the buffer
+        done = (ys[r + 1] - y) * s if r + 1 < len(ys) else th * s
+        for k in range(n_outputs):
+            outs[k][base : base + done] = buf[k][:done] / wsum[:done]
+            buf[k] = np.concatenate([buf[k][done:], np.zeros_like(buf[k][:done])])
+        wsum = np.concatenate([wsum[done:], np.zeros_like(wsum[:done])])
+    return tuple(outs)
