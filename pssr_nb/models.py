@@ -57,6 +57,10 @@ class ModelConfig:
         Sampling offset of the training data (HR position of LR pixel 0).
     input_norm : bool
         A BatchNorm on the input, as in PSSR2.
+    input_affine : (float, float)
+        ``(a, b)``: the layers see ``a * x + b`` and their output is mapped back by
+        ``(y - b) / a``. Identity for pssr_nb models; imported PSSR2 models use it to
+        reproduce PSSR2's fixed 8-bit scaling.
     """
 
     hidden: tuple[int, ...] = (32, 64, 128, 256)
@@ -67,6 +71,7 @@ class ModelConfig:
     residual: bool = True
     offset: float = 0.0
     input_norm: bool = False
+    input_affine: tuple[float, float] = (1.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -90,12 +95,15 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
+        d["hidden"], d["input_affine"] = list(self.hidden), list(self.input_affine)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        return cls(**{**d, "hidden": tuple(d["hidden"])})
+        d = {**d, "hidden": tuple(d["hidden"])}
+        if "input_affine" in d:
+            d["input_affine"] = tuple(d["input_affine"])
+        return cls(**d)
 
 
 #: Named presets. ``pssr2`` is PSSR2's published default ResUNet (about 60 M parameters).
@@ -211,7 +219,11 @@ class ResUNet(nn.Module):
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             y = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        y = self._forward_padded(y)[..., : c.scale * h, : c.scale * w]
+        a, b = c.input_affine
+        if (a, b) == (1.0, 0.0):
+            y = self._forward_padded(y)[..., : c.scale * h, : c.scale * w]
+        else:
+            y = (self._forward_padded(a * y + b)[..., : c.scale * h, : c.scale * w] - b) / a
         if c.residual:
             centre = x[:, c.frames // 2 : c.frames // 2 + 1]
             y = y + upsample(centre, c.scale, c.offset, "bicubic") if c.scale > 1 else y + centre

@@ -56,14 +56,3 @@ def test_config_round_trip_and_validation():
         ModelConfig(frames=2)
     with pytest.raises(InputError):
         ModelConfig(norm="layer")
-
-
-def test_pssr2_weights_load_and_give_the_same_output():
-    models = pytest.importorskip("pssr.models")
-    torch.manual_seed(0)
-    theirs = models.ResUNet(channels=1, scale=4).eval()
-    ours = ResUNet(config_for("pssr2", scale=4)).eval()
-    ours.load_state_dict(theirs.state_dict())
-    x = torch.rand(2, 1, 64, 48) * 255
-    with torch.no_grad():  # PSSR2 scales 8-bit inputs to [-1, 1] inside its forward
-        torch.testing.assert_close(ours(x / 128 - 1) * 128 + 128, theirs(x), atol=1e-4, rtol=0)
