@@ -404,8 +404,8 @@ class HRDataset(torch.utils.data.Dataset):
         )
         if weights.sum() == 0:
             raise InputError(
-                "The split left no image region for this subset.",
-                fix="Lower val_fraction or use more images.",
+                f"The split left no image region for {'training' if subset else 'validation'}.",
+                fix="Use a smaller tile (more blocks per image), more images, or another val_fraction.",
             )
         self.weights = weights / weights.sum()
 

@@ -1,19 +1,19 @@
 """The end-to-end quickstart on built-in phantoms (``pssr-nb demo``).
 
-Runs every step that exists, in order, into one output folder: simulate
-phantoms (training and held-out fields of view), write the crappifier that
-matches the simulated microscope, crappify a batch of training tiles, predict
-the held-out LR images, and score every prediction against the noiseless
-truth. Until the model engine lands, the predictions are the honest
-interpolation baselines (nearest, bilinear, bicubic with each LR sample at its
-acquired position), and the report also shows what a half-pixel geometry
-error (PSSR2's bilinear convention) costs.
+Runs the whole workflow into one output folder: simulate phantoms (training
+and held-out fields of view with different seeds), write the crappifier that
+matches the simulated microscope, train a model within a time budget, predict
+the held-out LR images, and score the model and the interpolation baselines
+(nearest, bilinear, bicubic with each LR sample at its acquired position)
+against the noiseless truth. The report also shows what a half-pixel geometry
+error (PSSR2's bilinear convention) costs the bicubic baseline.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,16 @@ from .crappify import Crappifier
 from .data import HRDataset, load_sources
 from .io import read_image, write_tiff
 from .metrics import nrmse, psnr, ssim
+from .model_file import TrainedModel
+from .models import PRESETS
 from .normalize import Normalization
 from .params import param, to_dict
 from .phantoms import SimulateParams
 from .phantoms import run as simulate_run
+from .predict import PredictParams, predict_image
 from .sampling import upsample
+from .train import TrainParams
+from .train import run as train_run
 
 
 @dataclasses.dataclass
@@ -41,8 +46,10 @@ class DemoParams:
     )
     size: int = param(256, "HR image size in pixels.")
     scale: int = param(4, "Super-resolution factor.")
-    n_train: int = param(4, "Training fields of view.")
+    n_train: int = param(8, "Training fields of view.")
     n_test: int = param(2, "Held-out fields of view (different seeds).")
+    minutes: float = param(3.0, "Training time budget in minutes.")
+    preset: str = param("small", "Network size.", choices=tuple(PRESETS))
     seed: int = param(0, "Random seed.")
 
 
@@ -76,8 +83,13 @@ def _read_sets(folder: Path, record: dict[str, Any]) -> list[_WrittenSet]:
     ]
 
 
-def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
-    """Run the quickstart into ``out_dir`` and return the report (also written as ``report.json``)."""
+def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run the quickstart into ``out_dir`` and return the report (also written as ``report.json``).
+
+    Running it again into the same folder replaces the previous results, except that
+    an interrupted training run (``model/checkpoint.pt`` without ``model/train.json``)
+    is continued where it stopped.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -108,47 +120,88 @@ def run(params: DemoParams, out_dir: str | Path) -> dict[str, Any]:
     timings["crappify"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    scores = _predict_and_score(params, out, test_sets, crappifier)
-    timings["predict_and_score"] = time.perf_counter() - t2
+    model_dir = out / "model"
+    if (model_dir / "train.json").exists():  # a finished earlier run: start afresh
+        shutil.rmtree(model_dir)
+    trained = train_run(
+        TrainParams(
+            preset=params.preset,
+            scale=params.scale,
+            minutes=params.minutes,
+            tile=min(128, params.size // 2),
+            modality=reference_modality(params.specimen),
+            seed=params.seed,
+        ),
+        out / "data" / "train" / "hr",
+        model_dir,
+        crappifier=crappifier,
+        resume=(model_dir / "checkpoint.pt").exists(),
+        progress=progress,
+    )
+    timings["train"] = time.perf_counter() - t2
 
+    t3 = time.perf_counter()
+    model = TrainedModel.load(model_dir / "model_best.pt")
+    scores = _predict_and_score(params, out, test_sets, crappifier, model)
+    timings["predict_and_score"] = time.perf_counter() - t3
+
+    summary = _summary(scores)
     report = {
         "pssr_nb_version": __version__,
         "params": to_dict(params),
-        "steps_run": ["simulate", "crappify", "baseline prediction", "benchmark"],
-        "steps_pending": ["calibrate", "train", "model prediction"],
+        "steps_run": ["simulate", "crappify", "train", "predict", "benchmark"],
+        "steps_pending": ["calibrate"],
         "crappifier": crappifier.to_dict(),
         "crappified_batch_shape": list(crappified.shape),
         "noise_check": _noise_check(reference, params.scale, params.seed),
+        "training": {
+            k: trained.summary[k] for k in ("steps", "stopped", "training_seconds", "best")
+        },
         "scores": scores,
-        "summary": _summary(scores),
+        "summary": summary,
+        "model_gain_over_aligned_bicubic_db": summary["model"]["psnr_mean"]
+        - summary["bicubic"]["psnr_mean"],
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    _overview_figure(reference, params, out / "overview.png")
+    _overview_figure(reference, test_sets[0], model, params, out / "overview.png")
     return report
 
 
+def reference_modality(specimen: str) -> str:
+    """The modality the phantom of a specimen simulates."""
+    return "scanning EM (simulated)" if specimen == "em" else "confocal (simulated)"
+
+
 def _predict_and_score(
-    params: DemoParams, out: Path, test_sets: list[_WrittenSet], crappifier: Crappifier
+    params: DemoParams,
+    out: Path,
+    test_sets: list[_WrittenSet],
+    crappifier: Crappifier,
+    model: TrainedModel,
 ) -> list[dict[str, Any]]:
-    """Interpolation baselines on the held-out LR images, scored against the truth."""
+    """The model and the interpolation baselines on the held-out LR images, scored against the truth."""
     scores = []
     s = params.scale
     for ws in test_sets:
         lr = ws.lr_norm.apply(ws.lr)
         data_range = float(ws.truth.max() - ws.truth.min())
-        methods = {
-            m: upsample(lr, s, crappifier.offset, m) for m in ("nearest", "bilinear", "bicubic")
-        }
+        pred = predict_image(model, lr, PredictParams(device="auto"))
+        # the model works in the LR image's own percentile units; the truth is in physical units
+        methods = {"model": pred.normalization.invert(pred.data, "float32")}
+        methods.update(
+            {m: upsample(lr, s, crappifier.offset, m) for m in ("nearest", "bilinear", "bicubic")}
+        )
         # what a crappifier whose geometry is off by (s-1)/2 HR pixels would teach a model to expect
         methods["bicubic_misaligned"] = upsample(lr, s, (s - 1) / 2, "bicubic")
-        write_tiff(
-            out / "predictions" / "bicubic" / ws.name,
-            methods["bicubic"],
-            "YX",
-            ws.pixel_size,
-            overwrite=True,
-        )
+        for method in ("model", "bicubic"):
+            write_tiff(
+                out / "predictions" / method / ws.name,
+                methods[method],
+                "YX",
+                ws.pixel_size,
+                overwrite=True,
+            )
         for method, pred in methods.items():
             scores.append(
                 {
@@ -185,7 +238,9 @@ def _noise_check(ws: _WrittenSet, scale: int, seed: int) -> dict[str, float]:
     }
 
 
-def _overview_figure(ws: _WrittenSet, params: DemoParams, path: Path) -> None:
+def _overview_figure(
+    ws: _WrittenSet, test: _WrittenSet, model: TrainedModel, params: DemoParams, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -193,15 +248,18 @@ def _overview_figure(ws: _WrittenSet, params: DemoParams, path: Path) -> None:
 
     from .plotting import image_grid
 
-    lr = ws.lr_norm.apply(ws.lr)
+    lr = test.lr_norm.apply(test.lr)
+    pred = predict_image(model, lr, PredictParams())
     fig = image_grid(
         {
-            "truth (noiseless HR)": ws.truth,
-            "HR scan": ws.hr,
-            "LR scan (real-like)": ws.lr,
-            "crappified HR": ws.crappifier(ws.hr_norm.apply(ws.hr), seed=params.seed),
+            "HR scan (training)": ws.hr,
+            "crappified HR (training input)": ws.crappifier(
+                ws.hr_norm.apply(ws.hr), seed=params.seed
+            ),
+            "held-out LR scan": test.lr,
             "bicubic, aligned": upsample(lr, params.scale, ws.crappifier.offset, "bicubic"),
-            "bicubic, misaligned": upsample(lr, params.scale, (params.scale - 1) / 2, "bicubic"),
+            "model": pred.normalization.invert(pred.data, "float32"),
+            "truth (noiseless)": test.truth,
         }
     )
     fig.savefig(path, dpi=80)

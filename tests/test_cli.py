@@ -8,7 +8,11 @@ from pssr_nb.cli import main
 def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
     out = tmp_path / "demo"
     assert (
-        main(["demo", "--out", str(out), "--size", "128", "--n-train", "2", "--n-test", "2"]) == 0
+        main(
+            ["demo", "--out", str(out), "--size", "128", "--n-train", "2", "--n-test", "2"]
+            + ["--minutes", "0.02"]
+        )
+        == 0
     )
     report = json.loads((out / "report.json").read_text())
     s = report["summary"]
@@ -21,11 +25,36 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
         "crappifier.json",
         "run_demo.json",
         "predictions/bicubic/em_1000.tif",
+        "predictions/model/em_1001.tif",
+        "model/model_best.pt",
     ):
         assert (out / path).is_file(), path
     nc = report["noise_check"]
     assert nc["crappified_residual_sd"] == pytest.approx(nc["real_lr_residual_sd"], rel=0.1)
     assert "Quickstart written" in capsys.readouterr().out
+    assert {"model", "bicubic"} <= set(s) and report["training"]["steps"] >= 10
+    assert report["model_gain_over_aligned_bicubic_db"] == pytest.approx(
+        s["model"]["psnr_mean"] - s["bicubic"]["psnr_mean"]
+    )
+    # running it again replaces the finished run instead of refusing
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--size",
+                "128",
+                "--n-train",
+                "2",
+                "--n-test",
+                "1",
+                "--minutes",
+                "0.02",
+            ]
+        )
+        == 0
+    )
 
 
 def test_simulate_inspect_and_datasets(tmp_path, capsys):
