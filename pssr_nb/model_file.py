@@ -57,14 +57,21 @@ class TrainedModel:
     def config(self) -> ModelConfig:
         return self.network.config
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model file atomically (a crash never leaves a half-written file)."""
+    def save(self, path: str | Path, half: bool = False) -> Path:
+        """Write the model file atomically (a crash never leaves a half-written file).
+
+        ``half=True`` stores floating-point weights as float16 (half the size, for
+        shipping); they are read back as float32.
+        """
+        state = self.network.state_dict()
+        if half:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         payload = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "pssr_nb_version": __version__,
             "config": self.config.to_dict(),
-            "state_dict": self.network.state_dict(),
+            "state_dict": state,
             "percentiles": list(self.percentiles),
             "crappifier": self.crappifier,
             "pixel_size_nm": self.pixel_size_nm,
@@ -145,3 +152,28 @@ def read_safely(path: str | Path, map_location: str | torch.device = "cpu") -> A
             path=path,
             fix="Use the previous checkpoint or copy the file again.",
         ) from exc
+
+
+#: Models shipped inside the package, trained on phantoms by ``scripts/train_sample_model.py``.
+SAMPLE_MODELS = {"em_x4": "EM phantoms (simulated SEM, 4 nm HR pixels), 4x, small preset"}
+
+
+def sample_model_path(name: str = "em_x4") -> Path:
+    """Path of a model shipped with pssr_nb (see :data:`SAMPLE_MODELS`)."""
+    if name not in SAMPLE_MODELS:
+        raise InputError(
+            f"No sample model called {name!r}.", fix=f"Choose one of {sorted(SAMPLE_MODELS)}."
+        )
+    return Path(__file__).parent / "sample_models" / f"{name}.pt"
+
+
+def load_sample_model(name: str = "em_x4") -> TrainedModel:
+    """A model shipped with pssr_nb, so inference and benchmarks work without training first.
+
+    Examples
+    --------
+    >>> load_sample_model("em_x4").config.scale
+    4
+    """
+    return TrainedModel.load(sample_model_path(name))
+

@@ -70,3 +70,33 @@ def test_damaged_foreign_and_mismatched_files(tmp_path):
         TrainedModel.load(tmp_path / "new.pt")
     with pytest.raises(InputError, match="not found"):
         TrainedModel.load(tmp_path / "missing.pt")
+
+
+def test_half_precision_files_are_half_the_size_and_load_as_float32(tmp_path):
+    model = small_model()
+    full = model.save(tmp_path / "full.pt")
+    half = model.save(tmp_path / "half.pt", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    again = TrainedModel.load(half)
+    assert all(p.dtype == torch.float32 for p in again.network.parameters())
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(again.network(x), model.network.eval()(x), atol=2e-3, rtol=0)
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+    path = small_model().save(tmp_path / "m.pt")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_the_sample_model_ships_with_the_package():
+    from pssr_nb.model_file import load_sample_model, sample_model_path
+
+    assert sample_model_path().stat().st_size < 5e6
+    model = load_sample_model()
+    assert model.config.scale == 4 and model.crappifier is not None
+    assert "train_sample_model.py" in model.origin
+    with pytest.raises(InputError, match="No sample model"):
+        load_sample_model("nope")

@@ -124,3 +124,14 @@ def test_kill_9_then_resume_finishes_with_the_uninterrupted_loss_curve(hr_folder
     assert [s for s, _ in resumed] == list(range(1, steps + 1))
     assert resumed == pytest.approx(reference, rel=1e-4)
     assert TrainedModel.load(interrupted / "model_last.pt").history[-1]["step"] == steps
+
+
+def test_device_choice_is_checked():
+    from pssr_nb.devices import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(InputError, match="Unknown device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA|none is available"):
+            resolve_device("cuda")

@@ -1,0 +1,71 @@
+"""Train the sample model shipped in ``pssr_nb/sample_models/`` (reproducible from its seed).
+
+Usage (from the repository root, after ``python -m pip install -e .``)::
+
+    python scripts/train_sample_model.py --steps 3000
+
+Simulates EM phantoms imaged by the simulated scanning EM, trains the small
+preset on them with the crappifier that matches the simulated microscope,
+scores it on held-out phantoms (other seeds) and writes the best model in
+float16. Everything except timings is a function of the seed and step count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from pssr_nb.crappify import Crappifier
+from pssr_nb.model_file import TrainedModel, sample_model_path
+from pssr_nb.phantoms import SimulateParams
+from pssr_nb.phantoms import run as simulate
+from pssr_nb.train import TrainParams
+from pssr_nb.train import run as train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
+    parser.add_argument("--out", default=str(sample_model_path("em_x4")))
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pssr_nb_sample_"))
+    try:
+        record = simulate(
+            SimulateParams("em", size=256, scale=4, n_images=args.images, seed=args.seed),
+            work / "phantoms",
+        )
+        crappifier = Crappifier.from_dict(record["images"][0]["equivalent_crappifier"])
+        result = train(
+            TrainParams(
+                preset="small",
+                scale=4,
+                steps=args.steps,
+                modality="scanning EM (simulated)",
+                device=args.device,
+                seed=args.seed,
+            ),
+            work / "phantoms" / "hr",
+            work / "run",
+            crappifier=crappifier,
+        )
+        model = TrainedModel.load(work / "run" / "model_best.pt")
+        model.origin = (
+            f"scripts/train_sample_model.py --steps {args.steps} --images {args.images} "
+            f"--seed {args.seed} --device {args.device}"
+        )
+        model.save(args.out, half=True)
+        print(json.dumps(result.summary["best"], indent=2))
+        print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
