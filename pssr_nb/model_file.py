@@ -176,4 +176,3 @@ def load_sample_model(name: str = "em_x4") -> TrainedModel:
     4
     """
     return TrainedModel.load(sample_model_path(name))
-
