@@ -2,7 +2,7 @@
 
 A run is a fixed number of optimisation steps. When the user gives a time
 budget instead, the step count is fixed once at the start from a short timing
-of real steps, so the learning-rate schedule (AdamW, one cycle) always runs to
+of real steps, so the learning-rate schedule (AdamW, warm-up then cosine) always runs to
 its end. Every step is a pure function of ``(seed, step)``: its tiles come
 from :class:`~pssr_nb.data.HRDataset` by index and its noise from a generator
 seeded with the step, so a run resumed from a checkpoint continues exactly
@@ -118,12 +118,12 @@ def _step_generator(seed: int, step: int, device: torch.device) -> torch.Generat
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
 
 
-def one_cycle(step: int, total: int, warmup: float = 0.1) -> float:
+def warmup_cosine(step: int, total: int, warmup: float = 0.1) -> float:
     """Learning-rate factor at ``step`` of ``total``: linear warm-up from 4 %, then cosine to 0.
 
     Examples
     --------
-    >>> [round(one_cycle(s, 10), 2) for s in (0, 1, 5, 9)]
+    >>> [round(warmup_cosine(s, 10), 2) for s in (0, 1, 5, 9)]
     [0.04, 1.0, 0.59, 0.03]
     """
     n_warm = max(1, round(warmup * total))
@@ -179,7 +179,7 @@ class _Run:
             p.frames,
             the_split if p.val_fraction > 0 else None,
             True,
-            length=1,
+            length=1,  # items are drawn by index (step * batch + i); the length is not used
             seed=p.seed,
         )
         self.validation = ValidationSet(
@@ -265,7 +265,7 @@ class _Run:
             usable = budget_s - (n_validations + 1) * val_s - 3 * step_s
             self.total_steps = max(10, int(usable / step_s))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, functools.partial(one_cycle, total=self.total_steps)
+            self.optimizer, functools.partial(warmup_cosine, total=self.total_steps)
         )
 
     # -- validation --------------------------------------------------------

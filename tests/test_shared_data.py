@@ -93,3 +93,20 @@ def test_real_em_stack_feeds_a_multiprocess_loader_and_the_crappifier(shared_dat
     assert [b.shape for b in batches] == [(4, 1, 128, 128)] * 2
     lr = Crappifier.default(4)(batches[0], generator=torch.Generator().manual_seed(0))
     assert lr.shape == (4, 1, 32, 32) and torch.isfinite(lr).all()
+
+
+def test_real_em_stack_trains_with_workers_and_predicts_with_pixel_size(shared_data, tmp_path):
+    from pssr_nb.io import read_image
+    from pssr_nb.predict import predict_file
+    from pssr_nb.train import TrainParams, run
+
+    stack = shared_data / "isbi2012_sstem_stack" / "isbi2012_train_volume_z00-14_15x512x512.tif"
+    params = TrainParams(steps=6, tile=64, batch_size=2, val_tiles=2, validations=1, workers=2)
+    result = run(params, stack, tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 6 and np.isfinite(result.summary["best"]["val_psnr"])
+    record = predict_file(
+        result.model, shared_data / "isbi2012_sstem_stack" / "isbi2012_slice00.png", tmp_path
+    )
+    out = read_image(record["output"])
+    assert out.data.shape == (2048, 2048) and out.data.dtype == np.uint8
+    assert read_image(stack).data.shape == (15, 512, 512)  # the input is untouched
