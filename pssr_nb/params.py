@@ -33,7 +33,7 @@ def param(default: Any, help: str, *, choices: tuple | None = None, **kwargs: An
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
-def _base_type(annotation: Any) -> Any:
+def base_type(annotation: Any) -> Any:
     """Reduce ``Optional[X]``/``X | None`` to ``X``; leave other types alone."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one ``--flag`` per field of the parameter dataclass ``cls``."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        kind = _base_type(hints[f.name])
+        kind = base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         default = f.default
