@@ -1,0 +1,165 @@
+"""The notebooks' shared project folder and its small JSON manifest.
+
+Each notebook step writes its results into one project folder and records
+them in ``project.json`` (which step produced which file, with what
+settings). The next notebook reads what it needs from there, so nothing has
+to be typed twice. When an earlier step has not been run, the project falls
+back to the built-in sample project: simulated EM phantoms, the crappifier
+that matches their simulated microscope, and the shipped sample model. Every
+notebook therefore runs on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .crappify import Crappifier
+from .errors import InputError
+from .files import atomic_path
+from .model_file import TrainedModel, load_sample_model
+
+MANIFEST = "project.json"
+FORMAT = "pssr_nb.project"
+#: Settings of the sample project's phantoms.
+SAMPLE = {"specimen": "em", "size": 256, "scale": 4, "train_images": 4, "test_images": 2}
+
+
+def quick_mode() -> bool:
+    """True when notebooks should shrink sizes and budgets: ``PSSR_NB_QUICK=1`` or under CI."""
+    flag = os.environ.get("PSSR_NB_QUICK", "").strip().lower()
+    if flag:
+        return flag not in ("0", "false", "no")
+    return bool(os.environ.get("CI"))
+
+
+def default_folder() -> Path:
+    """``$PSSR_NB_PROJECT``, else ``pssr_project`` in the working directory."""
+    return Path(os.environ.get("PSSR_NB_PROJECT", "pssr_project"))
+
+
+class Project:
+    """A project folder shared by the notebooks.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        Created if missing. Default: :func:`default_folder`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> project = Project(tempfile.mkdtemp())
+    >>> project.record("train", model=project.folder / "run" / "model_best.pt", minutes=5)
+    >>> project.get("model").name, project.get("minutes")
+    ('model_best.pt', 5)
+    """
+
+    def __init__(self, folder: str | Path | None = None):
+        self.folder = Path(folder) if folder is not None else default_folder()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.folder / MANIFEST
+
+    # -- the manifest ------------------------------------------------------
+
+    def _read(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {"format": FORMAT, "steps": {}}
+        try:
+            data = json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"The project manifest is not valid JSON ({exc}).",
+                path=self.manifest_path,
+                fix="Fix or delete the file; the notebooks will record their results again.",
+            ) from exc
+        if data.get("format") != FORMAT:
+            raise InputError(
+                "This project.json was not written by pssr_nb.",
+                path=self.manifest_path,
+                fix="Use another project folder.",
+            )
+        return data
+
+    @property
+    def steps(self) -> dict[str, dict[str, Any]]:
+        """What each step recorded, by step name."""
+        return self._read()["steps"]
+
+    def record(self, step: str, **outputs: Any) -> None:
+        """Record a step's outputs; ``Path`` values are stored relative to the project folder."""
+        data = self._read()
+        entry = {k: self._relative(v) for k, v in outputs.items()}
+        entry["recorded"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        data["steps"][step] = entry
+        with atomic_path(self.manifest_path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+    def _relative(self, value: Any) -> Any:
+        if isinstance(value, Path):
+            try:
+                return {"path": str(value.resolve().relative_to(self.folder.resolve()))}
+            except ValueError:
+                return {"path": str(value.resolve())}
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The most recently recorded value of ``key`` over all steps (paths as Path)."""
+        found = [
+            (entry.get("recorded", ""), entry[key]) for entry in self.steps.values() if key in entry
+        ]
+        if not found:
+            return default
+        value = max(found, key=lambda item: item[0])[1]
+        if isinstance(value, dict) and set(value) == {"path"}:
+            return self.folder / value["path"]
+        return value
+
+    # -- what the notebooks need, with the sample project as fallback ---------
+
+    def sample_data(self) -> dict[str, Path]:
+        """Generate (once) the sample phantoms: ``train`` and ``test`` folders of hr/lr/truth."""
+        from .phantoms import SimulateParams
+        from .phantoms import run as simulate
+
+        root = self.folder / "sample_data"
+        folders = {}
+        for name, n, seed in (
+            ("train", SAMPLE["train_images"], 0),
+            ("test", SAMPLE["test_images"], 1000),
+        ):
+            folder = root / name
+            if not (folder / "phantoms.json").exists():
+                params = SimulateParams(
+                    SAMPLE["specimen"], SAMPLE["size"], SAMPLE["scale"], n_images=n, seed=seed
+                )
+                simulate(params, folder, overwrite=True)
+            folders[name] = folder
+        return folders
+
+    def crappifier(self) -> Crappifier:
+        """The recorded crappifier, else the one matching the sample phantoms' microscope."""
+        path = self.get("crappifier")
+        if path is not None:
+            return Crappifier.load(path)
+        record = json.loads((self.sample_data()["train"] / "phantoms.json").read_text())
+        return Crappifier.from_dict(record["images"][0]["equivalent_crappifier"])
+
+    def model(self) -> TrainedModel:
+        """The recorded model, else the shipped sample model."""
+        path = self.get("model")
+        return TrainedModel.load(path) if path is not None else load_sample_model()
+
+    def hr(self) -> Path:
+        """The recorded HR images, else the sample training phantoms."""
+        return self.get("hr") or self.sample_data()["train"] / "hr"
+
+    def lr(self) -> Path:
+        """The recorded LR images to super-resolve, else the held-out sample phantoms."""
+        return self.get("lr") or self.sample_data()["test"] / "lr"
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.folder)!r}, steps={list(self.steps)})"

@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from pssr_nb.crappify import Crappifier, Downsample, Poisson
+from pssr_nb.errors import InputError
+from pssr_nb.project import Project, quick_mode
+
+
+def test_an_empty_project_falls_back_to_the_sample_project(tmp_path):
+    project = Project(tmp_path / "p")
+    assert project.model().config.scale == 4  # the shipped sample model
+    assert project.crappifier().scale == 4
+    assert len(list(project.hr().glob("*.tif"))) == 4
+    assert len(list(project.lr().glob("*.tif"))) == 2
+    assert project.steps == {}  # falling back records nothing
+
+
+def test_recorded_outputs_win_and_survive_reopening(tmp_path):
+    project = Project(tmp_path)
+    crap = Crappifier([Downsample(2), Poisson(50.0)])
+    path = crap.save(tmp_path / "calibrate" / "crappifier.json")
+    project.record("calibrate", crappifier=path, photons=50.0)
+    again = Project(tmp_path)
+    assert again.crappifier() == crap and again.get("photons") == 50.0
+    stored = json.loads((tmp_path / "project.json").read_text())
+    assert stored["steps"]["calibrate"]["crappifier"] == {"path": "calibrate/crappifier.json"}
+    assert again.get("missing", "default") == "default"
+
+
+def test_the_latest_step_wins_for_a_shared_key(tmp_path, monkeypatch):
+    project = Project(tmp_path)
+    times = iter(["2026-01-01T00:00:00", "2026-01-02T00:00:00"])
+    monkeypatch.setattr("pssr_nb.project.time.strftime", lambda fmt: next(times))
+    project.record("understand_data", hr=tmp_path / "a")
+    project.record("train", hr=tmp_path / "b")
+    assert project.hr() == tmp_path / "b"
+
+
+def test_a_damaged_manifest_is_explained(tmp_path):
+    (tmp_path / "project.json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        Project(tmp_path).get("model")
+    (tmp_path / "project.json").write_text('{"steps": {}}')
+    with pytest.raises(InputError, match="not written by pssr_nb"):
+        Project(tmp_path).get("model")
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, False),
+        ({"CI": "true"}, True),
+        ({"PSSR_NB_QUICK": "1"}, True),
+        ({"CI": "1", "PSSR_NB_QUICK": "0"}, False),
+    ],
+)
+def test_quick_mode(monkeypatch, env, expected):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PSSR_NB_QUICK", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert quick_mode() is expected
