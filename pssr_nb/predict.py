@@ -31,7 +31,14 @@ from . import __version__
 from .data import DIHEDRAL, Source, dihedral, frame_window, inverse_dihedral
 from .devices import autocast_for, resolve_device
 from .errors import InputError
-from .io import ImageData, list_images, output_path_for, super_resolved_pixel_size, write_tiff
+from .io import (
+    ImageData,
+    list_images,
+    output_path_for,
+    read_image,
+    super_resolved_pixel_size,
+    write_tiff,
+)
 from .model_file import TrainedModel
 from .normalize import Normalization
 from .params import param, to_dict
@@ -218,8 +225,6 @@ def predict_file(
                 path=t,
                 fix="Choose another output folder, or set overwrite=True (--overwrite).",
             )
-    from .io import read_image
-
     image = read_image(path, axes=axes)
     pred = predict_image(model, image, params)
     write_tiff(
