@@ -53,6 +53,10 @@ class DemoParams:
     seed: int = param(0, "Random seed.")
 
 
+#: Smaller settings for quick mode (CI, workshops on slow machines): seconds, not minutes.
+QUICK = {"size": 128, "n_train": 2, "n_test": 1, "minutes": 0.05}
+
+
 @dataclasses.dataclass
 class _WrittenSet:
     """One simulated field of view as read back from the files ``phantoms.run`` wrote."""
