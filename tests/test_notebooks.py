@@ -21,11 +21,12 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.name)
 def test_notebook_and_py_file_are_in_sync(ipynb):
     py = ipynb.with_suffix(".py")
-    assert py.is_file(), f"{py.name} is missing: run jupytext --sync {ipynb.name}"
-    a, b = jupytext.read(ipynb), jupytext.read(py)
-    cells = [(c.cell_type, c.source.strip()) for c in a.cells]
-    assert cells == [(c.cell_type, c.source.strip()) for c in b.cells], (
-        f"{ipynb.name} and {py.name} differ: run jupytext --sync notebooks/{ipynb.name}"
+    assert py.is_file(), (
+        f"{py.name} is missing: run jupytext --to py:percent notebooks/{ipynb.name}"
+    )
+    expected = jupytext.writes(jupytext.read(ipynb), fmt="py:percent")
+    assert expected.strip() == py.read_text().strip(), (
+        f"{ipynb.name} and {py.name} differ: run jupytext --to py:percent notebooks/{ipynb.name}"
     )
 
 
