@@ -146,7 +146,7 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
 
     t3 = time.perf_counter()
     model = TrainedModel.load(model_dir / "model_best.pt")
-    scores = _predict_and_score(params, out, test_sets, crappifier, model)
+    scores, first_prediction = _predict_and_score(params, out, test_sets, crappifier, model)
     timings["predict_and_score"] = time.perf_counter() - t3
 
     summary = _summary(scores)
@@ -168,7 +168,7 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    _overview_figure(reference, test_sets[0], model, params, out / "overview.png")
+    _overview_figure(reference, test_sets[0], first_prediction, params, out / "overview.png")
     return report
 
 
@@ -183,9 +183,12 @@ def _predict_and_score(
     test_sets: list[_WrittenSet],
     crappifier: Crappifier,
     model: TrainedModel,
-) -> list[dict[str, Any]]:
-    """The model and the interpolation baselines on the held-out LR images, scored against the truth."""
-    scores = []
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Score the model and the baselines on the held-out LR images against the truth.
+
+    Returns the scores and the model's prediction of the first held-out image (in physical units).
+    """
+    scores, predictions = [], []
     s = params.scale
     for ws in test_sets:
         lr = ws.lr_norm.apply(ws.lr)
@@ -193,6 +196,7 @@ def _predict_and_score(
         pred = predict_image(model, lr, PredictParams(device="auto"))
         # the model works in the LR image's own percentile units; the truth is in physical units
         methods = {"model": pred.normalization.invert(pred.data, "float32")}
+        predictions.append(methods["model"])
         methods.update(
             {m: upsample(lr, s, crappifier.offset, m) for m in ("nearest", "bilinear", "bicubic")}
         )
@@ -216,7 +220,7 @@ def _predict_and_score(
                     "nrmse": nrmse(pred, ws.truth),
                 }
             )
-    return scores
+    return scores, predictions[0]
 
 
 def _summary(scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -243,7 +247,7 @@ def _noise_check(ws: _WrittenSet, scale: int, seed: int) -> dict[str, float]:
 
 
 def _overview_figure(
-    ws: _WrittenSet, test: _WrittenSet, model: TrainedModel, params: DemoParams, path: Path
+    ws: _WrittenSet, test: _WrittenSet, prediction: np.ndarray, params: DemoParams, path: Path
 ) -> None:
     import matplotlib
 
@@ -253,7 +257,6 @@ def _overview_figure(
     from .plotting import image_grid
 
     lr = test.lr_norm.apply(test.lr)
-    pred = predict_image(model, lr, PredictParams())
     fig = image_grid(
         {
             "HR scan (training)": ws.hr,
@@ -262,7 +265,7 @@ def _overview_figure(
             ),
             "held-out LR scan": test.lr,
             "bicubic, aligned": upsample(lr, params.scale, ws.crappifier.offset, "bicubic"),
-            "model": pred.normalization.invert(pred.data, "float32"),
+            "model": prediction,
             "truth (noiseless)": test.truth,
         }
     )
