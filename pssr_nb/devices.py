@@ -29,6 +29,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def device_summary() -> str:
+    """One line for the notebooks: the device that will be used, and what that means."""
+    device = resolve_device()
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GB). Training and inference run on it."
+    if device.type == "mps":
+        return "Apple GPU (MPS). Training and inference run on it."
+    return (
+        f"No GPU: running on {torch.get_num_threads()} CPU threads. Training uses small tiles and "
+        "short budgets; on Colab choose Runtime > Change runtime type > GPU for more."
+    )
+
+
 def autocast_for(
     device: torch.device, enabled: bool = True
 ) -> tuple[contextlib.AbstractContextManager, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -19,11 +20,34 @@ def display_range(
     return float(lo), float(hi if hi > lo else lo + 1)
 
 
+def zoom_window(
+    shape: tuple[int, int], zoom: float = 1.0, centre: tuple[float, float] = (0.5, 0.5)
+) -> tuple[slice, slice]:
+    """The part of an image to show at ``zoom`` around ``centre`` (fractions of the field).
+
+    Fractions make the window the same field of view in images of different
+    pixel counts (an LR image and its super-resolved version).
+
+    Examples
+    --------
+    >>> zoom_window((100, 200), zoom=4, centre=(0.5, 0.0))
+    (slice(38, 63, None), slice(0, 50, None))
+    """
+    window = []
+    for n, c in zip(shape, centre, strict=True):
+        size = max(1, round(n / max(zoom, 1.0)))
+        start = int(np.clip(round(c * n - size / 2), 0, n - size))
+        window.append(slice(start, start + size))
+    return window[0], window[1]
+
+
 def image_grid(
     images: Mapping[str, np.ndarray],
     ncols: int = 3,
     size: float = 3.2,
     same_extent: bool = True,
+    zoom: float = 1.0,
+    centre: tuple[float, float] = (0.5, 0.5),
 ):
     """Show 2-D images side by side with titles, each with its own contrast.
 
@@ -36,6 +60,8 @@ def image_grid(
         Images per row.
     size : float
         Panel size in inches.
+    zoom, centre : float, (float, float)
+        Show only the window of :func:`zoom_window`, the same field in every panel.
 
     Returns
     -------
@@ -49,13 +75,57 @@ def image_grid(
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     extent = None
     for ax, (title, image) in zip(axes.flat, images.items(), strict=False):
+        window = zoom_window(image.shape, zoom, centre)
+        shown = image[window]
         if same_extent and extent is None:
-            extent = (0, image.shape[1], image.shape[0], 0)
-        lo, hi = display_range(image)
-        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest", extent=extent)
+            extent = (0, shown.shape[1], shown.shape[0], 0)
+        lo, hi = display_range(shown)
+        ax.imshow(shown, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest", extent=extent)
         ax.set_title(f"{title}\n{image.shape[0]}x{image.shape[1]} {image.dtype}", fontsize=9)
         ax.set_axis_off()
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def intensity_histogram(report: Mapping, data: np.ndarray, ax=None):
+    """Histogram of grey values (log counts) with the report's percentiles marked.
+
+    Parameters
+    ----------
+    report : mapping
+        From :func:`pssr_nb.describe.describe_image`.
+    data : ndarray
+        The image's pixels.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 2.6))
+    values = np.asarray(data).ravel()
+    values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    bins = min(256, max(int(report["max"] - report["min"]) + 1, 2))
+    ax.hist(values, bins=bins, color="0.4", log=True)
+    for name, value in report["percentiles"].items():
+        ax.axvline(value, color="tab:orange", lw=0.8)
+        ax.text(
+            value,
+            1.0,
+            name,
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            transform=ax.get_xaxis_transform(),
+        )
+    ax.axvline(report["background"], color="tab:blue", lw=1.2, ls="--", label="background")
+    ax.set_xlabel(f"grey value ({report['dtype']})")
+    ax.set_ylabel("pixels")
+    ax.legend(fontsize=8, loc="center left")
+    ax.set_title(
+        f"{Path(report['file']).name if report['file'] else 'image'}: SNR {report['snr']:.1f}, "
+        f"saturated {100 * report['saturated_fraction']:.2f} %",
+        fontsize=9,
+    )
+    return ax.figure

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,26 @@ def quick_mode() -> bool:
 def default_folder() -> Path:
     """``$PSSR_NB_PROJECT``, else ``pssr_project`` in the working directory."""
     return Path(os.environ.get("PSSR_NB_PROJECT", "pssr_project"))
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules
+
+
+def open_project(drive: bool = True) -> Project:
+    """The notebooks' project: on Colab, a folder on Google Drive (mounted on first use).
+
+    A Colab runtime forgets its disk when it disconnects; a project on Drive keeps
+    checkpoints, models and reports. Elsewhere (and with ``drive=False``) this is
+    :func:`default_folder`. ``$PSSR_NB_PROJECT`` always wins.
+    """
+    if in_colab() and drive and "PSSR_NB_PROJECT" not in os.environ:
+        from google.colab import drive as colab_drive  # only importable on Colab
+
+        colab_drive.mount("/content/drive")
+        return Project(Path("/content/drive/MyDrive") / default_folder().name)
+    return Project()
 
 
 class Project:

@@ -123,3 +123,104 @@ class Form:
         from IPython.display import display
 
         display(self.box())
+
+
+class Viewer:
+    """Inline-matplotlib viewer with sliders: one per leading axis (T, Z, C), plus zoom.
+
+    All images share their leading axes (for instance an LR stack and its
+    prediction); their Y and X sizes may differ, and the zoom window always
+    shows the same field of view in each, so zooming is synchronised.
+
+    Parameters
+    ----------
+    images : mapping of title to ndarray
+        Arrays with axes ``axes`` (Y and X last).
+    axes : str
+        Axes of the arrays, e.g. ``"ZYX"``; default: ``"YX"`` padded with ``"?"``.
+    ncols : int
+        Panels per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> viewer = Viewer({"stack": np.zeros((5, 16, 16))}, axes="ZYX")
+    >>> sorted(viewer.controls)
+    ['Z', 'x', 'y', 'zoom']
+    >>> viewer.plane("stack", Z=2).shape
+    (16, 16)
+    """
+
+    def __init__(self, images, axes: str | None = None, ncols: int = 3):
+        import numpy as np
+
+        self.images = {k: np.asarray(v) for k, v in images.items()}
+        ndims = {v.ndim for v in self.images.values()}
+        leads = {v.shape[:-2] for v in self.images.values()}
+        if len(ndims) != 1 or len(leads) != 1:
+            raise InputError(
+                "The viewer's images must share their leading axes (T, Z, C); got shapes "
+                + ", ".join(str(v.shape) for v in self.images.values())
+            )
+        ndim = ndims.pop()
+        self.axes = axes or "?" * (ndim - 2) + "YX"
+        if len(self.axes) != ndim or not self.axes.endswith("YX"):
+            raise InputError(
+                f"axes {self.axes!r} do not fit arrays of {ndim} dimensions ending in YX."
+            )
+        self.ncols = ncols
+        self.lead = dict(zip(self.axes[:-2], leads.pop(), strict=True))
+        self.controls = self._controls()
+
+    def _controls(self) -> dict[str, Any]:
+        import ipywidgets as w
+
+        sliders = {
+            ax: w.IntSlider(value=n // 2, min=0, max=n - 1, description=ax, continuous_update=False)
+            for ax, n in self.lead.items()
+        }
+        sliders["zoom"] = w.FloatLogSlider(
+            value=1, base=2, min=0, max=4, step=0.25, description="zoom"
+        )
+        sliders["y"] = w.FloatSlider(value=0.5, min=0, max=1, step=0.01, description="centre y")
+        sliders["x"] = w.FloatSlider(value=0.5, min=0, max=1, step=0.01, description="centre x")
+        return sliders
+
+    def plane(self, name: str, **index: int):
+        """The 2-D plane of image ``name`` at the given leading-axis positions (default: middle)."""
+        image = self.images[name]
+        at = tuple(index.get(ax, n // 2) for ax, n in self.lead.items())
+        return image[at]
+
+    def draw(self, zoom: float = 1.0, y: float = 0.5, x: float = 0.5, **index: int):
+        """Draw the panels for these slider values (called by the sliders; call once directly)."""
+        import matplotlib.pyplot as plt
+
+        from .plotting import image_grid
+
+        planes = {name: self.plane(name, **index) for name in self.images}
+        where = ", ".join(f"{ax}={index.get(ax, n // 2)}" for ax, n in self.lead.items())
+        fig = image_grid(planes, ncols=self.ncols, zoom=zoom, centre=(y, x))
+        if where:
+            fig.suptitle(where, fontsize=9)
+            fig.tight_layout()
+        plt.show()
+        return fig
+
+    def box(self):
+        """Sliders and the figure they drive, as one ipywidgets container."""
+        import ipywidgets as w
+
+        out = w.interactive_output(self.draw, self.controls)
+        return w.VBox(
+            [
+                w.HBox(list(self.controls.values())[:3]),
+                w.HBox(list(self.controls.values())[3:]),
+                out,
+            ]
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box())

@@ -9,7 +9,7 @@ from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
 from pssr_nb.predict import PredictParams
 from pssr_nb.train import TrainParams
-from pssr_nb.ui import Form
+from pssr_nb.ui import Form, Viewer
 
 
 @pytest.mark.parametrize("cls", [DemoParams, SimulateParams, TrainParams, PredictParams])
@@ -57,3 +57,29 @@ def test_choices_become_dropdowns():
     form = Form(TrainParams)
     assert isinstance(form.widgets["preset"], ipywidgets.Dropdown)
     assert "large" in form.widgets["preset"].options
+
+
+def test_viewer_slices_leading_axes_and_zooms_the_same_field_in_every_panel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    lr = np.arange(3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+    hr = np.repeat(np.repeat(lr, 4, axis=1), 4, axis=2)
+    viewer = Viewer({"lr": lr, "hr": hr}, axes="TYX")
+    assert set(viewer.controls) == {"T", "zoom", "y", "x"}
+    assert viewer.plane("lr", T=2)[0, 0] == lr[2, 0, 0]
+    fig = viewer.draw(zoom=4, y=0.0, x=1.0, T=1)
+    shown = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    assert shown[0].shape == (2, 2) and shown[1].shape == (8, 8)
+    # the top-right corner of plane T=1 in both panels
+    assert shown[0][0, -1] == lr[1, 0, -1] and shown[1][0, -1] == lr[1, 0, -1]
+    assert len(viewer.box().children) == 3
+
+
+def test_viewer_refuses_images_with_different_leading_axes():
+    import numpy as np
+
+    with pytest.raises(InputError, match="share their leading axes"):
+        Viewer({"a": np.zeros((2, 8, 8)), "b": np.zeros((3, 8, 8))})
