@@ -42,6 +42,10 @@ class InputError(PssrError, ValueError):
     """An input image, folder or parameter cannot be used as given."""
 
 
+class ResumeMismatchError(InputError):
+    """An interrupted run cannot be continued: its settings or images have changed."""
+
+
 class PairingError(InputError):
     """Low- and high-resolution files do not pair up (names or sizes)."""
 

@@ -129,3 +129,37 @@ def intensity_histogram(report: Mapping, data: np.ndarray, ax=None):
         fontsize=9,
     )
     return ax.figure
+
+
+def training_curves(history: list[Mapping], fig=None):
+    """Training loss and validation PSNR against step, with the bicubic baseline.
+
+    Parameters
+    ----------
+    history : list of dict
+        Log rows from :func:`pssr_nb.train.run` (``kind`` "train" or "val").
+    fig : matplotlib.figure.Figure, optional
+        Redraw into this figure (a live plot) instead of making a new one.
+    """
+    import matplotlib.pyplot as plt
+
+    if fig is None:
+        fig = plt.figure(figsize=(9, 3))
+    fig.clear()
+    loss_ax, psnr_ax = fig.subplots(1, 2)
+    train = [r for r in history if r["kind"] == "train"]
+    val = [r for r in history if r["kind"] == "val"]
+    if train:
+        loss_ax.plot([r["step"] for r in train], [r["loss"] for r in train], color="0.3", lw=1)
+        loss_ax.set_yscale("log")
+    loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
+    if val:
+        steps = [r["step"] for r in val]
+        psnr_ax.plot(steps, [r["val_psnr"] for r in val], "o-", color="tab:red", label="model")
+        psnr_ax.plot(
+            steps, [r["bicubic_psnr"] for r in val], "--", color="tab:blue", label="bicubic"
+        )
+        psnr_ax.legend(fontsize=8)
+    psnr_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation")
+    fig.tight_layout()
+    return fig

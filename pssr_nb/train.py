@@ -15,7 +15,9 @@ Files in the output folder:
 - ``model_best.pt`` / ``model_last.pt``: :class:`~pssr_nb.model_file.TrainedModel`
   files for inference (best validation PSNR / end of the run);
 - ``log.csv``: one row per logged step and per validation;
-- ``train.json``: the run's settings, data, timings and final scores.
+- ``train.json``: the run's settings, data, timings and final scores;
+- ``validation_previews.npz``: predictions for a few validation tiles at every
+  validation, for the notebook's viewer.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ from . import __version__
 from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_tiles, load_sources, split
 from .devices import autocast_for, resolve_device
-from .errors import InputError
+from .errors import InputError, ResumeMismatchError
 from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ResUNet, config_for, count_parameters
 from .params import param, to_dict
-from .validation import ValidationSet
+from .validation import PREVIEWS, Previews, ValidationSet
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "pssr_nb.checkpoint"
@@ -60,6 +62,10 @@ LOG_COLUMNS = (
 )
 #: Settings that may change when a run is resumed (they do not change the result).
 RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
+
+
+#: Settings for quick mode (CI, smoke tests): seconds of training on tiny tiles.
+QUICK = {"steps": 30, "tile": 64, "batch_size": 4, "val_tiles": 4, "validations": 3}
 
 
 @dataclasses.dataclass
@@ -195,6 +201,7 @@ class _Run:
             crappifier,
             seed=p.seed,
         )
+        self.previews = Previews(self.validation)
         self.step = 0
         self.total_steps = total_steps
         self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
@@ -273,7 +280,7 @@ class _Run:
     def validate(self, record: bool = True) -> dict[str, Any]:
         self.net.eval()
         with torch.no_grad(), self.autocast:
-            scores = self.validation.score(self.net, self.device)
+            scores, prediction = self.validation.evaluate(self.net, self.device)
         self.net.train()
         row = {
             "step": self.step,
@@ -284,6 +291,8 @@ class _Run:
         }
         if record:
             self.log(row)
+            self.previews.add(self.step, prediction)
+            self.previews.save(self.out / PREVIEWS)
             if not self.best or scores["val_psnr"] > self.best["val_psnr"]:
                 self.best = dict(row)
                 self.trained_model().save(self.out / "model_best.pt")
@@ -343,6 +352,9 @@ class _Run:
         self.history, self.best = list(state["history"]), dict(state["best"])
         torch.set_rng_state(state["torch_rng"])
         _rewrite_log(self.out / "log.csv", self.history)
+        if (self.out / PREVIEWS).exists():
+            self.previews.load(self.out / PREVIEWS)
+            self.previews.keep_until(self.step)
 
 
 def _rewrite_log(path: Path, history: list[dict[str, Any]]) -> None:
@@ -365,13 +377,13 @@ def _check_resumable(
     changed = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-        raise InputError(
+        raise ResumeMismatchError(
             f"The settings differ from the interrupted run ({diffs}).",
             path=path,
             fix="Resume with the same settings, or start a new run in another folder.",
         )
     if state["data"] != _data_fingerprint(sources):
-        raise InputError(
+        raise ResumeMismatchError(
             "The training images differ from those of the interrupted run.",
             path=path,
             fix="Resume with the same images, or start a new run in another folder.",
@@ -471,6 +483,71 @@ def run(
     }
     (out / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainResult(out, model, trainer.history, summary)
+
+
+def preview_pair(
+    hr: str | Path | Sequence[str | Path] | Sequence[Source],
+    crappifier: Crappifier,
+    tile: int = 128,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One normalised HR tile and its crappified LR version: what training sees."""
+    sources = (
+        list(hr)
+        if isinstance(hr, (list, tuple)) and hr and isinstance(hr[0], Source)
+        else load_sources(hr)
+    )
+    size = min(tile, *sources[0].plane_shape) // crappifier.scale * crappifier.scale
+    tiles = HRDataset(sources, tile=size, scale=crappifier.scale, length=1, seed=seed)
+    hr_tile = tiles[0][None]
+    lr_tile = crappifier(hr_tile, seed=seed)
+    frames = hr_tile.shape[1]
+    return hr_tile[0, frames // 2].numpy(), lr_tile[0, frames // 2].numpy()
+
+
+def run_folders(runs_dir: str | Path) -> list[Path]:
+    """The ``run_NNN`` folders under ``runs_dir``, oldest first."""
+    runs = Path(runs_dir)
+    return (
+        sorted(p for p in runs.glob("run_[0-9][0-9][0-9]") if p.is_dir()) if runs.is_dir() else []
+    )
+
+
+def is_interrupted(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a checkpoint of a run that did not finish."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINT).exists():
+        return False
+    summary = run_dir / "train.json"
+    return not summary.exists() or json.loads(summary.read_text()).get("stopped") != "finished"
+
+
+def start_or_resume(
+    params: TrainParams,
+    hr: str | Path | Sequence[str | Path] | Sequence[Source],
+    runs_dir: str | Path,
+    crappifier: Crappifier | str | Path | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Continue the latest interrupted run in ``runs_dir``, else start the next ``run_NNN``.
+
+    This is what a notebook's training cell calls: after a disconnect, running the
+    same cell again continues where the checkpoint left off; after a finished run it
+    starts a new folder, so no trained model is ever replaced. An interrupted run
+    whose settings or images have since changed is left as it is, with a message.
+    """
+    runs = run_folders(runs_dir)
+    if runs and is_interrupted(runs[-1]):
+        try:
+            print(f"Continuing the interrupted run in {runs[-1]}")
+            return run(params, hr, runs[-1], crappifier, True, callback, progress)
+        except ResumeMismatchError as exc:
+            print(f"Not continuing {runs[-1].name}: {exc.problem}\nStarting a new run instead.")
+    number = int(runs[-1].name[4:]) + 1 if runs else 1
+    return run(
+        params, hr, Path(runs_dir) / f"run_{number:03d}", crappifier, False, callback, progress
+    )
 
 
 def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, progress: bool) -> str:

@@ -136,10 +136,14 @@ class Viewer:
     ----------
     images : mapping of title to ndarray
         Arrays with axes ``axes`` (Y and X last).
-    axes : str
-        Axes of the arrays, e.g. ``"ZYX"``; default: ``"YX"`` padded with ``"?"``.
+    axes : str or sequence of str
+        Axes of the arrays, e.g. ``"ZYX"`` or ``("step", "tile", "Y", "X")``;
+        default: ``"YX"`` with unnamed leading axes.
     ncols : int
         Panels per row.
+    captions : dict, optional
+        Per leading axis, a label for each position (e.g. the training step of each
+        validation), shown in the figure title.
 
     Examples
     --------
@@ -151,7 +155,7 @@ class Viewer:
     (16, 16)
     """
 
-    def __init__(self, images, axes: str | None = None, ncols: int = 3):
+    def __init__(self, images, axes=None, ncols: int = 3, captions=None):
         import numpy as np
 
         self.images = {k: np.asarray(v) for k, v in images.items()}
@@ -163,12 +167,11 @@ class Viewer:
                 + ", ".join(str(v.shape) for v in self.images.values())
             )
         ndim = ndims.pop()
-        self.axes = axes or "?" * (ndim - 2) + "YX"
-        if len(self.axes) != ndim or not self.axes.endswith("YX"):
-            raise InputError(
-                f"axes {self.axes!r} do not fit arrays of {ndim} dimensions ending in YX."
-            )
+        self.axes = list(axes) if axes else [f"axis {i}" for i in range(ndim - 2)] + ["Y", "X"]
+        if len(self.axes) != ndim or self.axes[-2:] != ["Y", "X"]:
+            raise InputError(f"axes {axes!r} do not fit arrays of {ndim} dimensions ending in YX.")
         self.ncols = ncols
+        self.captions = captions or {}
         self.lead = dict(zip(self.axes[:-2], leads.pop(), strict=True))
         self.controls = self._controls()
 
@@ -199,7 +202,10 @@ class Viewer:
         from .plotting import image_grid
 
         planes = {name: self.plane(name, **index) for name in self.images}
-        where = ", ".join(f"{ax}={index.get(ax, n // 2)}" for ax, n in self.lead.items())
+        where = ", ".join(
+            f"{ax} {self.captions[ax][i]}" if ax in self.captions else f"{ax}={i}"
+            for ax, i in ((ax, index.get(ax, n // 2)) for ax, n in self.lead.items())
+        )
         fig = image_grid(planes, ncols=self.ncols, zoom=zoom, centre=(y, x))
         if where:
             fig.suptitle(where, fontsize=9)
@@ -224,3 +230,44 @@ class Viewer:
         from IPython.display import display
 
         display(self.box())
+
+
+class LivePlot:
+    """A training callback that redraws the loss and validation curves as training runs.
+
+    Pass it as ``callback`` to :func:`pssr_nb.train.run`. It redraws at most every
+    ``every_s`` seconds and at every validation, through an IPython display
+    handle (plain inline matplotlib: works in Jupyter, Colab and headless).
+    """
+
+    def __init__(self, every_s: float = 10.0):
+        self.rows: list[dict[str, Any]] = []
+        self.every_s = every_s
+        self._last = 0.0
+        self._handle = None
+        self._fig = None
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        import time
+
+        self.rows.append(row)
+        now = time.monotonic()
+        if row["kind"] == "val" or now - self._last >= self.every_s:
+            self._last = now
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the curves of the rows seen so far."""
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from .plotting import training_curves
+
+        if self._fig is None:
+            self._fig = plt.figure(figsize=(9, 3))
+            plt.close(self._fig)  # shown through the handle only, not again at cell end
+        training_curves(self.rows, fig=self._fig)
+        if self._handle is None:
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self._handle.update(self._fig)

@@ -10,10 +10,13 @@ for the sample-aligned bicubic interpolation of the crappified input.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from .crappify import Crappifier
+from .files import atomic_path
 from .losses import gaussian_window, ssim_components, window_and_scales
 from .sampling import upsample
 
@@ -62,6 +65,7 @@ class ValidationSet:
             if crappifier.scale > 1
             else centre
         )
+        self.bicubic = bicubic
         psnr, ssim = tile_scores(bicubic, self.target)
         self.baseline = {"bicubic_psnr": psnr, "bicubic_ssim": ssim}
 
@@ -78,10 +82,71 @@ class ValidationSet:
             outs.append(net(x).float().cpu())
         return torch.cat(outs)
 
-    def score(self, net: torch.nn.Module, device: torch.device) -> dict[str, float]:
-        """``val_psnr`` and ``val_ssim`` of the network (call under ``torch.no_grad``)."""
+    def evaluate(
+        self, net: torch.nn.Module, device: torch.device
+    ) -> tuple[dict[str, float], torch.Tensor]:
+        """``val_psnr`` and ``val_ssim`` of the network, and its predictions (under ``no_grad``)."""
         pred = self.predict(net, device)
         if not torch.isfinite(pred).all():
-            return {"val_psnr": -math.inf, "val_ssim": -math.inf}
+            return {"val_psnr": -math.inf, "val_ssim": -math.inf}, pred
         psnr, ssim = tile_scores(pred, self.target)
-        return {"val_psnr": psnr, "val_ssim": ssim}
+        return {"val_psnr": psnr, "val_ssim": ssim}, pred
+
+
+PREVIEWS = "validation_previews.npz"
+
+
+class Previews:
+    """The predictions for a few validation tiles at every validation, for a viewer.
+
+    Saved as ``validation_previews.npz`` with ``steps`` (k,), ``prediction``
+    (k, n, H, W) and, once, ``lr`` (n, h, w), ``bicubic`` and ``hr`` (n, H, W),
+    all in normalised units (float16 to stay small).
+
+    Parameters
+    ----------
+    validation : ValidationSet
+        Where the tiles come from.
+    n : int
+        How many tiles to keep.
+    """
+
+    def __init__(self, validation: ValidationSet, n: int = 4):
+        self.n = min(n, len(validation))
+        frames = validation.lr.shape[1]
+        self.fixed = {
+            "lr": validation.lr[: self.n, frames // 2],
+            "bicubic": validation.bicubic[: self.n, 0],
+            "hr": validation.target[: self.n, 0],
+        }
+        self.steps: list[int] = []
+        self.predictions: list[torch.Tensor] = []
+
+    def add(self, step: int, prediction: torch.Tensor) -> None:
+        self.steps.append(step)
+        self.predictions.append(prediction[: self.n, 0].float().cpu())
+
+    def keep_until(self, step: int) -> None:
+        """Forget previews made after ``step`` (a resumed run repeats those steps)."""
+        kept = [(s, p) for s, p in zip(self.steps, self.predictions, strict=True) if s <= step]
+        self.steps = [s for s, _ in kept]
+        self.predictions = [p for _, p in kept]
+
+    def save(self, path: str | Path) -> None:
+        arrays = {k: v.numpy().astype(np.float16) for k, v in self.fixed.items()}
+        arrays["steps"] = np.asarray(self.steps, dtype=np.int64)
+        arrays["prediction"] = torch.stack(self.predictions).numpy().astype(np.float16)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    def load(self, path: str | Path) -> None:
+        """Take the previews of an earlier session of the same run."""
+        with np.load(path) as saved:
+            self.steps = [int(s) for s in saved["steps"]]
+            self.predictions = [torch.from_numpy(p.astype(np.float32)) for p in saved["prediction"]]
+
+
+def load_previews(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``validation_previews.npz`` as float32 (steps as int)."""
+    with np.load(path) as saved:
+        return {k: v if k == "steps" else v.astype(np.float32) for k, v in saved.items()}

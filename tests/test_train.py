@@ -15,7 +15,8 @@ from pssr_nb.errors import InputError
 from pssr_nb.model_file import TrainedModel, atomic_save
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
-from pssr_nb.train import CHECKPOINT, TrainParams, run
+from pssr_nb.train import CHECKPOINT, TrainParams, preview_pair, run, start_or_resume
+from pssr_nb.validation import PREVIEWS, load_previews
 
 TINY = dict(tile=32, batch_size=2, val_tiles=4, validations=3, seed=3)
 
@@ -58,6 +59,15 @@ def test_short_run_learns_and_writes_its_files(hr_folder, tmp_path):
     assert model.config.offset == crap.offset and Crappifier.from_dict(model.crappifier) == crap
     assert model.pixel_size_nm == pytest.approx(4 * 4.0)  # the SEM phantom's 4 nm HR pixels
     assert len(_losses(tmp_path)) == 40
+    previews = load_previews(tmp_path / PREVIEWS)
+    assert previews["steps"].tolist() == [0, 14, 27, 40]
+    assert previews["prediction"].shape == (4, 4, 64, 64) and previews["lr"].shape == (4, 16, 16)
+    # the first preview is the untrained model: exactly the aligned bicubic
+    assert abs(previews["prediction"][0] - previews["bicubic"]).max() < 2e-3
+    assert (
+        abs(previews["prediction"][-1] - previews["hr"]).mean()
+        < abs(previews["bicubic"] - previews["hr"]).mean()
+    )
 
 
 def test_existing_run_is_never_overwritten_and_resume_checks_settings(hr_folder, tmp_path):
@@ -135,3 +145,32 @@ def test_device_choice_is_checked():
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA|none is available"):
             resolve_device("cuda")
+
+
+def test_start_or_resume_continues_an_interrupted_run_and_never_replaces_a_finished_one(
+    hr_folder, tmp_path
+):
+    params = TrainParams(steps=6, checkpoint_minutes=0, **TINY)
+    first = start_or_resume(params, hr_folder, tmp_path, progress=False)
+    assert first.out_dir.name == "run_001" and first.summary["stopped"] == "finished"
+    second = start_or_resume(params, hr_folder, tmp_path, progress=False)
+    assert second.out_dir.name == "run_002"  # finished runs are kept
+
+    # simulate a disconnect: the checkpoint stays, train.json says it did not finish
+    summary = second.out_dir / "train.json"
+    summary.write_text(summary.read_text().replace('"finished"', '"interrupted"'))
+    resumed = start_or_resume(params, hr_folder, tmp_path, progress=False)
+    assert resumed.out_dir.name == "run_002" and resumed.summary["steps"] == 6
+
+    summary.write_text(summary.read_text().replace('"finished"', '"interrupted"'))
+    changed = TrainParams(steps=8, checkpoint_minutes=0, **TINY)
+    fresh = start_or_resume(changed, hr_folder, tmp_path, progress=False)
+    assert fresh.out_dir.name == "run_003"  # settings changed: the interrupted run stays as is
+    assert (second.out_dir / CHECKPOINT).exists()
+
+
+def test_preview_pair_is_a_crappified_tile_of_the_training_images(hr_folder):
+    crap = Crappifier([Downsample(4)])
+    hr, lr = preview_pair(hr_folder, crap, tile=64, seed=1)
+    assert hr.shape == (64, 64) and lr.shape == (16, 16)
+    assert (lr == hr[::4, ::4]).all()  # decimation keeps every 4th pixel

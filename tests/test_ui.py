@@ -76,6 +76,24 @@ def test_viewer_slices_leading_axes_and_zooms_the_same_field_in_every_panel():
     # the top-right corner of plane T=1 in both panels
     assert shown[0][0, -1] == lr[1, 0, -1] and shown[1][0, -1] == lr[1, 0, -1]
     assert len(viewer.box().children) == 3
+    assert fig._suptitle.get_text() == "T=1"
+    named = Viewer({"lr": lr}, axes=("step", "Y", "X"), captions={"step": [0, 50, 100]})
+    assert named.draw(step=2)._suptitle.get_text() == "step 100"
+
+
+def test_live_plot_redraws_at_validations_and_draws_the_curves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pssr_nb.ui import LivePlot
+
+    live = LivePlot(every_s=3600)
+    live({"kind": "train", "step": 1, "loss": 0.5})
+    live({"kind": "train", "step": 2, "loss": 0.4})
+    live({"kind": "val", "step": 2, "val_psnr": 20.0, "bicubic_psnr": 18.0})
+    loss_ax, psnr_ax = live._fig.axes
+    assert loss_ax.lines[0].get_ydata().tolist() == [0.5, 0.4]
+    assert [line.get_ydata().tolist() for line in psnr_ax.lines] == [[20.0], [18.0]]
 
 
 def test_viewer_refuses_images_with_different_leading_axes():

@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Train a super-resolution model
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pssr-nb/pssr_nb/blob/main/notebooks/03_train.ipynb)
+#
+# ## 0. About
+# **Goal.** Train a network that turns fast LR scans into HR images. It learns from your HR
+# images alone: each training step cuts random tiles, degrades them with the *crappifier*
+# (fewer pixels, shot and read noise) into LR tiles, and teaches the network to undo that.
+#
+# **Time.** As long as you allow: the budget (`minutes`) is fixed before training starts.
+# 5 minutes on a laptop CPU already beats interpolation on the sample data; on a Colab GPU
+# the same minutes train about ten times more steps.
+#
+# **You get.** A run folder `train/run_NNN/` in the project: `model_best.pt` (the model
+# with the best validation score, with everything needed to use it), the loss log, and a
+# checkpoint. If Colab disconnects, run the training cell again: it continues.
+
+# %% [markdown]
+# ## 1. Setup
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython are kept
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
+
+# %%
+import matplotlib.pyplot as plt
+
+from pssr_nb import train
+from pssr_nb.devices import device_summary
+from pssr_nb.lessons import format_rows
+from pssr_nb.plotting import image_grid, training_curves
+from pssr_nb.project import open_project, quick_mode
+from pssr_nb.ui import Form, LivePlot, Viewer
+from pssr_nb.validation import PREVIEWS, load_previews
+
+project = open_project()
+print(project.folder.resolve(), "| quick mode:", quick_mode())
+print(device_summary())
+
+# %% [markdown]
+# ## 2. Data
+# Training uses the HR images recorded by notebook 01 (else the sample phantoms) and the
+# crappifier from notebook 02 (else the one that matches the sample's simulated
+# microscope). Here is one training tile and what the crappifier makes of it; the network
+# sees the right one and must produce the left one.
+
+# %%
+hr_images = project.hr()
+crappifier = project.crappifier()
+print("HR images:", hr_images)
+print("crappifier:", crappifier.describe())
+hr_tile, lr_tile = train.preview_pair(hr_images, crappifier)
+image_grid({"HR tile (target)": hr_tile, "crappified (input)": lr_tile})
+plt.show()
+
+# %% [markdown]
+# ## 3. The step: train
+# The settings, with what each does:
+#
+# - `preset` — network size: `small` (1.9 M parameters) trains fastest; `medium` and
+#   `large` need a GPU to pay off.
+# - `minutes` — the budget. The number of steps is fixed from a short timing at the start,
+#   so the learning-rate schedule always completes.
+# - `tile`, `batch_size` — 0 picks 256 px × 16 on a GPU, 128 px × 8 on a CPU.
+# - `val_fraction` — a part of every image is held out and never trained on; the
+#   validation PSNR is measured there, next to bicubic interpolation of the same input.
+# - `checkpoint_minutes` — how often progress is saved for resuming.
+#
+# The form only collects values; the cell after it trains with them.
+
+# %%
+form = Form(train.TrainParams, scale=crappifier.scale, **(train.QUICK if quick_mode() else {}))
+form
+
+# %% [markdown]
+# Training shows a progress bar and a live plot (updated every 10 s and at each
+# validation). **Interrupt** with the stop button: a checkpoint is saved. **Running this
+# cell again** continues an interrupted run (also after a Colab disconnect) or, when the
+# last run finished, starts a new `run_NNN` — a trained model is never replaced.
+
+# %%
+params = form.params()
+result = train.start_or_resume(
+    params, hr_images, project.folder / "train", crappifier, callback=LivePlot()
+)
+print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["steps"], "steps")
+
+# %% [markdown]
+# ## 4. Inspect
+# **Curves.** The loss should fall steeply, then slowly. The validation PSNR (red) must
+# rise above bicubic (blue, dashed) — the model starts exactly at bicubic, so any gap is
+# what it learned. A red curve that falls again late in training means overfitting: use
+# more images or a shorter run.
+
+# %%
+training_curves(result.history)
+plt.show()
+best, first = result.summary["best"], result.history[0]
+print(
+    format_rows(
+        [
+            {
+                "": "bicubic",
+                "PSNR": round(best["bicubic_psnr"], 2),
+                "SSIM": round(best["bicubic_ssim"], 3),
+            },
+            {
+                "": f"model (step {best['step']})",
+                "PSNR": round(best["val_psnr"], 2),
+                "SSIM": round(best["val_ssim"], 3),
+            },
+        ]
+    )
+)
+
+# %% [markdown]
+# **Validation tiles at every validation.** Move `validation` to watch the prediction
+# sharpen during training; `tile` picks another held-out tile.
+
+# %%
+previews = load_previews(result.out_dir / PREVIEWS)
+k = len(previews["steps"])
+viewer = Viewer(
+    {
+        "LR input": previews["lr"][None].repeat(k, 0),
+        "bicubic": previews["bicubic"][None].repeat(k, 0),
+        "model": previews["prediction"],
+        "HR": previews["hr"][None].repeat(k, 0),
+    },
+    axes=("validation", "tile", "Y", "X"),
+    ncols=4,
+    captions={"validation": [f"at step {s}" for s in previews["steps"]]},
+)
+viewer.draw(validation=k - 1)
+viewer
+
+# %% [markdown]
+# ## 5. Save & next step
+# The best model is recorded in the project; notebook 04 applies it to new LR images.
+
+# %%
+project.record(
+    "train", model=result.out_dir / "model_best.pt", run=result.out_dir, scale=params.scale
+)
+assert (result.out_dir / "model_best.pt").is_file()
+losses = [r["loss"] for r in result.history if r["kind"] == "train"]
+assert losses[-1] < losses[0], "the loss did not go down"
+
+# %% [markdown]
+# ## 6. Exercises
+# 1. Train the same budget with `loss` set to `l1`, then `mse`. Which looks sharper, which
+#    scores higher? (Each run gets its own folder; compare their `train.json`.)
+# 2. Double `minutes`. Is the gain over bicubic doubled?
+# 3. Load the log of the run as a table and find the step with the best validation PSNR.
+
+# %% tags=["solution"]
+import csv
+
+with open(result.out_dir / "log.csv") as fh:
+    val_rows = [r for r in csv.DictReader(fh) if r["kind"] == "val"]
+max(val_rows, key=lambda r: float(r["val_psnr"]))["step"]
+
+# %% [markdown]
+# ## 7. Troubleshooting
+# - *"No GPU"* on Colab — Runtime › Change runtime type › GPU, then run from the top; the
+#   project on Drive keeps everything done so far.
+# - *"The settings differ from the interrupted run"* — the cell started a new run instead;
+#   to continue the old one, set the form back to its settings (see its `train.json`).
+# - *"The crappifier downsamples by … but scale is …"* — set `scale` to the crappifier's.
+# - *"tile … is larger than the image"* — lower `tile` (a multiple of `scale` × 8).
+# - *Out of memory on a GPU* — lower `batch_size` or `tile`, or choose a smaller preset.
+# - *The validation PSNR stays at bicubic* — train longer, or check that the crappifier
+#   matches your LR images (notebook 02).
