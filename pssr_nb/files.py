@@ -43,3 +43,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def run_folders(parent: str | Path) -> list[Path]:
+    """The ``run_NNN`` folders under ``parent``, oldest first."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return []
+    return sorted(p for p in parent.glob("run_[0-9][0-9][0-9]") if p.is_dir())
+
+
+def next_run_folder(parent: str | Path) -> Path:
+    """The next unused ``run_NNN`` folder under ``parent`` (not created).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> parent = Path(tempfile.mkdtemp())
+    >>> (parent / "run_001").mkdir()
+    >>> next_run_folder(parent).name
+    'run_002'
+    """
+    runs = run_folders(parent)
+    number = int(runs[-1].name[4:]) + 1 if runs else 1
+    return Path(parent) / f"run_{number:03d}"

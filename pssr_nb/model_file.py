@@ -57,6 +57,27 @@ class TrainedModel:
     def config(self) -> ModelConfig:
         return self.network.config
 
+    def describe(self) -> str:
+        """One line for people: what the model does and what it was trained on."""
+        from .models import count_parameters
+
+        cfg = self.config
+        parts = [
+            f"{cfg.scale}x super-resolution",
+            f"{cfg.frames} input frame{'s' if cfg.frames > 1 else ''}",
+            f"{count_parameters(self.network) / 1e6:.2f} M parameters",
+        ]
+        if self.modality:
+            parts.append(f"trained on {self.modality}")
+        if self.pixel_size_nm:
+            parts.append(f"LR pixels {self.pixel_size_nm:g} nm")
+        steps = [r["step"] for r in self.history if r.get("kind") == "train"]
+        if steps:
+            parts.append(f"{max(steps)} training steps")
+        if self.origin != "pssr_nb":
+            parts.append(f"from {self.origin}")
+        return ", ".join(parts)
+
     def save(self, path: str | Path, half: bool = False) -> Path:
         """Write the model file atomically (a crash never leaves a half-written file).
 

@@ -275,3 +275,33 @@ def run(
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / "predict.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def before_after(record: dict[str, Any], model: TrainedModel) -> dict[str, np.ndarray]:
+    """The input, its sample-aligned bicubic interpolation and the prediction of one file.
+
+    Parameters
+    ----------
+    record : dict
+        One entry of ``report["files"]`` from :func:`run` (or :func:`predict_file`).
+    model : TrainedModel
+        The model that made the prediction (for its scale and sampling offset).
+
+    Returns
+    -------
+    dict
+        ``LR``, ``bicubic``, ``model`` (and ``uncertainty`` after TTA), in grey values,
+        with the same leading axes, for :class:`pssr_nb.ui.Viewer`.
+    """
+    from .sampling import upsample
+
+    lr = read_image(record["input"], axes=record["axes"]).data
+    sr = read_image(record["output"]).data
+    cfg = model.config
+    bicubic = upsample(
+        np.asarray(lr, dtype=np.float32), cfg.scale, cfg.offset, out_shape=sr.shape[-2:]
+    )
+    images = {"LR": np.asarray(lr), "bicubic": bicubic, "model": np.asarray(sr)}
+    if "uncertainty" in record:
+        images["uncertainty"] = read_image(record["uncertainty"]).data
+    return images

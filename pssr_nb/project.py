@@ -11,6 +11,7 @@ notebook therefore runs on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -21,7 +22,8 @@ from typing import Any
 from .crappify import Crappifier
 from .errors import InputError
 from .files import atomic_path
-from .model_file import TrainedModel, load_sample_model
+from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model, sample_model_path
+from .params import param
 
 MANIFEST = "project.json"
 FORMAT = "pssr_nb.project"
@@ -60,6 +62,20 @@ def open_project(drive: bool = True) -> Project:
         colab_drive.mount("/content/drive")
         return Project(Path("/content/drive/MyDrive") / default_folder().name)
     return Project()
+
+
+@dataclasses.dataclass
+class InferChoice:
+    """Which model to apply to which images (notebook 04)."""
+
+    model: str = param(
+        "",
+        "A model file (.pt), a PSSR2 .pth to import, or 'em_x4' (the shipped sample). "
+        "Empty: the model trained in notebook 03, else the sample.",
+    )
+    images: str = param(
+        "", "LR image file or folder to super-resolve. Empty: the held-out sample scans."
+    )
 
 
 class Project:
@@ -173,6 +189,32 @@ class Project:
         """The recorded model, else the shipped sample model."""
         path = self.get("model")
         return TrainedModel.load(path) if path is not None else load_sample_model()
+
+    def model_path(self, choice: str = "") -> Path:
+        """The model file for a choice of :class:`InferChoice`.
+
+        A PSSR2 ``.pth`` is imported (safely, see :mod:`pssr_nb.pssr2_import`) and
+        written as a pssr_nb model under ``models/`` in the project.
+        """
+        if not choice:
+            return self.get("model") or sample_model_path()
+        if choice in SAMPLE_MODELS:
+            return sample_model_path(choice)
+        path = Path(choice)
+        if path.suffix.lower() == ".pth":
+            from .pssr2_import import import_pssr2
+
+            converted = self.folder / "models" / f"{path.stem}_from_pssr2.pt"
+            import_pssr2(path).save(converted)
+            self.record("import_pssr2", source=path, model=converted)
+            return converted
+        if not path.is_file():
+            raise InputError(
+                "This model file does not exist.",
+                path=path,
+                fix=f"Check the path, or leave it empty, or use one of {list(SAMPLE_MODELS)}.",
+            )
+        return path
 
     def hr(self) -> Path:
         """The recorded HR images, else the sample training phantoms."""

@@ -41,6 +41,7 @@ from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_tiles, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, ResumeMismatchError
+from .files import next_run_folder, run_folders
 from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ResUNet, config_for, count_parameters
@@ -505,14 +506,6 @@ def preview_pair(
     return hr_tile[0, frames // 2].numpy(), lr_tile[0, frames // 2].numpy()
 
 
-def run_folders(runs_dir: str | Path) -> list[Path]:
-    """The ``run_NNN`` folders under ``runs_dir``, oldest first."""
-    runs = Path(runs_dir)
-    return (
-        sorted(p for p in runs.glob("run_[0-9][0-9][0-9]") if p.is_dir()) if runs.is_dir() else []
-    )
-
-
 def is_interrupted(run_dir: str | Path) -> bool:
     """True when ``run_dir`` holds a checkpoint of a run that did not finish."""
     run_dir = Path(run_dir)
@@ -544,10 +537,7 @@ def start_or_resume(
             return run(params, hr, runs[-1], crappifier, True, callback, progress)
         except ResumeMismatchError as exc:
             print(f"Not continuing {runs[-1].name}: {exc.problem}\nStarting a new run instead.")
-    number = int(runs[-1].name[4:]) + 1 if runs else 1
-    return run(
-        params, hr, Path(runs_dir) / f"run_{number:03d}", crappifier, False, callback, progress
-    )
+    return run(params, hr, next_run_folder(runs_dir), crappifier, False, callback, progress)
 
 
 def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, progress: bool) -> str:

@@ -8,7 +8,7 @@ from pssr_nb.errors import InputError
 from pssr_nb.io import read_image, write_tiff
 from pssr_nb.model_file import TrainedModel
 from pssr_nb.models import ResUNet, config_for
-from pssr_nb.predict import PredictParams, predict_file, predict_image, run
+from pssr_nb.predict import PredictParams, before_after, predict_file, predict_image, run
 from pssr_nb.sampling import upsample
 from pssr_nb.tiling import apply_tiled, blend_weights, tile_starts
 
@@ -135,3 +135,16 @@ def test_run_over_a_folder_with_float_output(tmp_path):
     assert [r["output_shape"] for r in report["files"]] == [[40, 40], [40, 40]]
     assert (tmp_path / "out" / "predict.json").is_file()
     assert read_image(tmp_path / "out" / "img0_pssr.tif").data.dtype == np.float32
+
+
+def test_before_after_lines_up_input_bicubic_and_prediction(tmp_path):
+    m = _model(scale=4, offset=1.5, active=False)  # untrained: the prediction is bicubic
+    src = tmp_path / "stack.tif"
+    data = (_texture((3, 16, 20)) * 3000).astype(np.float32)
+    write_tiff(src, data, "ZYX", 16.0)
+    rec = predict_file(m, src, tmp_path / "out", PredictParams(dtype="float32", tta=True))
+    images = before_after(rec, m)
+    assert images["LR"].shape == (3, 16, 20)
+    assert images["model"].shape == images["bicubic"].shape == images["uncertainty"].shape
+    assert images["model"].shape == (3, 64, 80)
+    np.testing.assert_allclose(images["model"], images["bicubic"], atol=1e-2 * data.max())

@@ -61,3 +61,21 @@ def test_quick_mode(monkeypatch, env, expected):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert quick_mode() is expected
+
+
+def test_model_choice_imports_pssr2_and_explains_a_missing_file(tmp_path):
+    import torch
+
+    from pssr_nb.model_file import TrainedModel, sample_model_path
+    from tests.test_pssr2_import import _pssr2_like
+
+    project = Project(tmp_path)
+    assert project.model_path("") == sample_model_path()
+    assert project.model_path("em_x4") == sample_model_path("em_x4")
+    torch.save(_pssr2_like(scale=2).state_dict(), tmp_path / "theirs.pth")
+    converted = project.model_path(str(tmp_path / "theirs.pth"))
+    assert converted.parent == tmp_path / "models"
+    assert TrainedModel.load(converted).config.scale == 2
+    assert project.get("model") == converted  # what notebook 04 uses next time
+    with pytest.raises(InputError, match="does not exist"):
+        project.model_path(str(tmp_path / "nothing.pt"))

@@ -1,0 +1,158 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Super-resolve new scans
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pssr-nb/pssr_nb/blob/main/notebooks/04_infer.ipynb)
+#
+# ## 0. About
+# **Goal.** Apply a trained model to fast LR scans it has never seen — single images or
+# whole Z-stacks and time-lapses — and save the results as TIFFs that carry the new,
+# smaller pixel size, so Fiji and napari show them at the right scale.
+#
+# **Time.** Seconds per megapixel of output on a laptop CPU; much faster on a GPU.
+#
+# **You get.** `infer/run_NNN/` in the project: one `<name>_pssr.tif` per input (and an
+# `_uncertainty.tif` with test-time augmentation), plus `predict.json` with the settings.
+
+# %% [markdown]
+# ## 1. Setup
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython are kept
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
+
+# %%
+from pssr_nb import predict
+from pssr_nb.devices import device_summary
+from pssr_nb.files import next_run_folder
+from pssr_nb.lessons import format_rows
+from pssr_nb.model_file import TrainedModel
+from pssr_nb.project import InferChoice, open_project, quick_mode
+from pssr_nb.ui import Form, Viewer
+
+project = open_project()
+print(project.folder.resolve(), "| quick mode:", quick_mode())
+print(device_summary())
+
+# %% [markdown]
+# ## 2. Data and model
+# - `model` — empty uses the model from notebook 03 (or, if you have not trained one, the
+#   shipped EM sample model `em_x4`). A `.pth` file from PSSR2 is imported safely (its
+#   weights are read, no code in it runs) and saved as a pssr_nb model in the project.
+# - `images` — an LR file or folder. Empty uses the held-out sample scans.
+#
+# The images must come from the same kind of microscope and pixel size the model was
+# trained for: a model learns one degradation, not super-resolution in general.
+
+# %%
+choice_form = Form(InferChoice)
+choice_form
+
+# %%
+choice = choice_form.params()
+model_path = project.model_path(choice.model)
+model = TrainedModel.load(model_path)
+lr_images = choice.images or project.lr()
+print(model_path)
+print(model.describe())
+print("images:", lr_images)
+
+# %% [markdown]
+# ## 3. The step: predict
+# Large images are cut into overlapping tiles (`tile`, `overlap` in LR pixels) whose
+# predictions are blended, so memory stays small whatever the image size. `tta` predicts
+# the 8 flips and rotations and averages them — slower, slightly better, and their spread
+# is saved as an *uncertainty map*: where the 8 disagree, do not trust the detail.
+# `dtype` chooses the output pixel type; `same` keeps the input's (8 or 16 bit).
+
+# %%
+form = Form(predict.PredictParams, tta=quick_mode())
+form
+
+# %%
+params = form.params()
+out = next_run_folder(project.folder / "infer")
+report = predict.run(params, model_path, lr_images, out)
+print(
+    format_rows(
+        [
+            {
+                "input": r["input"].split("/")[-1],
+                "in": "x".join(map(str, r["input_shape"])),
+                "out": "x".join(map(str, r["output_shape"])),
+                "seconds": r["seconds"],
+            }
+            for r in report["files"]
+        ]
+    )
+)
+
+# %% [markdown]
+# ## 4. Inspect
+# Before and after, with synchronised zoom: `zoom` and `centre` move all panels together,
+# over the same field of view. Compare the model with the *bicubic* interpolation of the
+# same scan — that is what you would get without a network. Sliders for Z/T appear for
+# stacks. With `tta`, the last panel is the uncertainty map.
+
+# %%
+images = predict.before_after(report["files"][0], model)
+viewer = Viewer(images, axes=report["files"][0]["axes"], ncols=len(images))
+viewer.draw(zoom=2)
+viewer
+
+# %% [markdown]
+# ## 5. Save & next step
+# The predictions are TIFFs with the super-resolved pixel size. Notebook 05 measures how
+# good they are on images where the truth is known.
+
+# %%
+project.record("infer", predictions=out, model=model_path)
+first = report["files"][0]
+assert first["output_shape"][-1] == first["input_shape"][-1] * model.config.scale
+assert (out / "predict.json").is_file()
+
+# %% [markdown]
+# ## 6. Exercises
+# 1. Predict with `tta` on. Where is the uncertainty highest, and what structures are there?
+# 2. Open a prediction in Fiji (Image › Properties): is the pixel size the LR one divided by
+#    the scale?
+# 3. Predict with `dtype` = `float32`, and compare the values with the `same` output.
+
+# %% tags=["solution"]
+from pssr_nb.io import read_image
+
+saved = read_image(report["files"][0]["output"])
+print(saved.pixel_size, "nm;", "input:", read_image(report["files"][0]["input"]).pixel_size)
+
+# %% [markdown]
+# ## 7. Troubleshooting
+# - *"This model file does not exist"* — check the path; leave `model` empty for the
+#   trained or sample model.
+# - *"Refusing to overwrite an existing output file"* — each run writes to a new
+#   `infer/run_NNN`; this only appears if you point `predict.run` at an old folder.
+# - *"… frames but the model expects …"* — the model was trained on several neighbouring
+#   frames; give it a stack with that axis.
+# - *Out of memory* — lower `tile` or `batch_size`.
+# - *The result looks worse than bicubic* — the model was trained for another microscope,
+#   pixel size or noise level; train (03) on images like these.
