@@ -159,7 +159,13 @@ plt.show()
 project.record("understand_data", data_report=out / describe.REPORT, scale=params.scale)
 if params.images:  # your own images: the next notebooks use them instead of the sample
     paired = Path(params.lr_images) if params.lr_images else None
-    project.record("your_data", hr=Path(params.images), paired_lr=paired)
+    project.record(
+        "your_data",
+        hr=Path(params.images),
+        paired_lr=paired,
+        lr_token=params.lr_token,
+        hr_token=params.hr_token,
+    )
 assert (out / describe.REPORT).is_file()
 assert all(r["noise_sigma"] >= 0 for r in report["images"])
 assert rows[-1]["measured_snr"] > rows[0]["measured_snr"]

@@ -163,3 +163,30 @@ def training_curves(history: list[Mapping], fig=None):
     psnr_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation")
     fig.tight_layout()
     return fig
+
+
+def noise_profile_figure(profiles: Mapping[str, np.ndarray], bins: int = 12):
+    """Real vs synthetic noise: residual histograms and variance against signal level.
+
+    Parameters
+    ----------
+    profiles : mapping
+        From :func:`pssr_nb.calibrate.noise_profiles`.
+    """
+    import matplotlib.pyplot as plt
+
+    from .calibrate import variance_by_level
+
+    fig, (hist_ax, var_ax) = plt.subplots(1, 2, figsize=(9, 3))
+    spread = np.percentile(np.abs(profiles["real"]), 99.5)
+    edges = np.linspace(-spread, spread, 80)
+    for name, colour in (("real", "0.2"), ("synthetic", "tab:orange")):
+        hist_ax.hist(profiles[name], bins=edges, histtype="step", color=colour, label=name)
+        means, variances = variance_by_level(profiles["signal"], profiles[name], bins)
+        var_ax.plot(means, variances, "o-", color=colour, label=name)
+    hist_ax.set(xlabel="LR minus downsampled HR (intensity units)", ylabel="pixels")
+    hist_ax.legend(fontsize=8)
+    var_ax.set(xlabel="signal level", ylabel="noise variance", ylim=(0, None))
+    var_ax.set_title("shot noise grows with signal; read noise is the floor", fontsize=9)
+    fig.tight_layout()
+    return fig

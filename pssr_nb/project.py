@@ -216,6 +216,22 @@ class Project:
             )
         return path
 
+    def pairs(self) -> list[tuple[Path, Path]]:
+        """(LR, HR) file pairs recorded by notebook 01, else the sample's training pairs."""
+        from .data import match_pairs
+        from .io import list_images
+
+        def files(path: Path) -> list[Path]:
+            return list_images(path) if path.is_dir() else [path]
+
+        lr = self.get("paired_lr")
+        if lr is None:
+            sample = self.sample_data()["train"]
+            return match_pairs(files(sample / "lr"), files(sample / "hr"))
+        return match_pairs(
+            files(lr), files(self.hr()), self.get("lr_token") or None, self.get("hr_token") or None
+        )
+
     def hr(self) -> Path:
         """The recorded HR images, else the sample training phantoms."""
         return self.get("hr") or self.sample_data()["train"] / "hr"

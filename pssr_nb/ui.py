@@ -119,6 +119,19 @@ class Form:
         ]
         return w.VBox(rows)
 
+    def live(self, preview):
+        """The form with a preview that redraws as values change: ``preview(self.params())``.
+
+        For cheap previews only; call ``preview(form.params())`` once directly too, so
+        errors show where widgets do not run.
+        """
+        import ipywidgets as w
+
+        def redraw(**_):
+            preview(self.params())
+
+        return w.VBox([self.box(), w.interactive_output(redraw, self.widgets)])
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 

@@ -79,3 +79,25 @@ def test_model_choice_imports_pssr2_and_explains_a_missing_file(tmp_path):
     assert project.get("model") == converted  # what notebook 04 uses next time
     with pytest.raises(InputError, match="does not exist"):
         project.model_path(str(tmp_path / "nothing.pt"))
+
+
+def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
+    from pssr_nb.io import write_tiff
+
+    project = Project(tmp_path / "p")
+    sample = project.pairs()
+    assert len(sample) == 4 and all(lr.parent.name == "lr" for lr, _ in sample)
+    import numpy as np
+
+    write_tiff(tmp_path / "lr" / "cell_lowsnr.tif", np.zeros((8, 8), np.uint8), "YX")
+    write_tiff(tmp_path / "hr" / "cell_highsnr.tif", np.zeros((8, 8), np.uint8), "YX")
+    project.record(
+        "your_data",
+        hr=tmp_path / "hr",
+        paired_lr=tmp_path / "lr",
+        lr_token="lowsnr",
+        hr_token="highsnr",
+    )
+    assert [(lr.name, hr.name) for lr, hr in project.pairs()] == [
+        ("cell_lowsnr.tif", "cell_highsnr.tif")
+    ]

@@ -101,3 +101,11 @@ def test_viewer_refuses_images_with_different_leading_axes():
 
     with pytest.raises(InputError, match="share their leading axes"):
         Viewer({"a": np.zeros((2, 8, 8)), "b": np.zeros((3, 8, 8))})
+
+
+def test_live_form_redraws_its_preview_with_the_current_values():
+    seen = []
+    form = Form(SimulateParams)
+    box = form.live(lambda params: seen.append(params.size))
+    form.set(size=96)
+    assert seen[-1] == 96 and len(box.children) == 2
