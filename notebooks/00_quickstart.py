@@ -14,6 +14,7 @@
 
 # %% [markdown]
 # # 00 · Quickstart: point-scanning super-resolution in one page
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pssr-nb/pssr_nb/blob/main/notebooks/00_quickstart.ipynb)
 #
 # ## 0. About
 # **Goal.** Walk the whole PSSR path once, on simulated sample data whose ground truth is
@@ -28,15 +29,25 @@
 
 # %% [markdown]
 # ## 1. Setup
+# On Colab the first cell installs pssr_nb (Colab's own PyTorch is kept); elsewhere it
+# does nothing.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython are kept
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
 
 # %%
 from IPython.display import Image, display
 
 from pssr_nb.demo import QUICK, DemoParams, run
-from pssr_nb.project import Project, quick_mode
+from pssr_nb.project import open_project, quick_mode
 from pssr_nb.ui import Form
 
-project = Project()
+project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
 
 # %% [markdown]

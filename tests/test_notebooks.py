@@ -38,3 +38,27 @@ def test_committed_notebooks_carry_no_outputs(ipynb):
             assert not cell.outputs and cell.execution_count is None, (
                 f"{ipynb.name} has outputs: clear them before committing"
             )
+
+
+def test_exercise_versions_drop_exactly_the_solution_cells(tmp_path):
+    import subprocess
+    import sys
+
+    script = NOTEBOOKS.parent / "scripts" / "make_exercises.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    total = 0
+    for ipynb in PAIRS:
+        original = nbformat.read(ipynb, as_version=4)
+        exercise = nbformat.read(tmp_path / ipynb.name, as_version=4)
+        solutions = [c for c in original.cells if "solution" in c.metadata.get("tags", [])]
+        total += len(solutions)
+        assert len(exercise.cells) == len(original.cells)
+        assert not [c for c in exercise.cells if "solution" in c.metadata.get("tags", [])]
+        kept = [c.source for c in exercise.cells if "exercise" not in c.metadata.get("tags", [])]
+        assert kept == [c.source for c in original.cells if c not in solutions]
+    assert total > 0  # the notebooks do have solutions to strip
+    again = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)])
+    assert again.returncode == 1  # never replaces without --overwrite
