@@ -118,23 +118,7 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # %%
 training_curves(result.history)
 plt.show()
-best, first = result.summary["best"], result.history[0]
-print(
-    format_rows(
-        [
-            {
-                "": "bicubic",
-                "PSNR": round(best["bicubic_psnr"], 2),
-                "SSIM": round(best["bicubic_ssim"], 3),
-            },
-            {
-                "": f"model (step {best['step']})",
-                "PSNR": round(best["val_psnr"], 2),
-                "SSIM": round(best["val_ssim"], 3),
-            },
-        ]
-    )
-)
+print(format_rows(train.score_rows(result.summary)))
 
 # %% [markdown]
 # **Validation tiles at every validation.** Move `validation` to watch the prediction

@@ -94,19 +94,7 @@ form
 params = form.params()
 out = next_run_folder(project.folder / "infer")
 report = predict.run(params, model_path, lr_images, out)
-print(
-    format_rows(
-        [
-            {
-                "input": r["input"].split("/")[-1],
-                "in": "x".join(map(str, r["input_shape"])),
-                "out": "x".join(map(str, r["output_shape"])),
-                "seconds": r["seconds"],
-            }
-            for r in report["files"]
-        ]
-    )
-)
+print(format_rows(predict.summary_rows(report)))
 
 # %% [markdown]
 # ## 4. Inspect

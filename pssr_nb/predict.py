@@ -305,3 +305,16 @@ def before_after(record: dict[str, Any], model: TrainedModel) -> dict[str, np.nd
     if "uncertainty" in record:
         images["uncertainty"] = read_image(record["uncertainty"]).data
     return images
+
+
+def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One short row per file of a report from :func:`run`, for printing."""
+    return [
+        {
+            "input": Path(r["input"]).name,
+            "in": "x".join(map(str, r["input_shape"])),
+            "out": "x".join(map(str, r["output_shape"])),
+            "seconds": r["seconds"],
+        }
+        for r in report["files"]
+    ]

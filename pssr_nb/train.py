@@ -486,6 +486,23 @@ def run(
     return TrainResult(out, model, trainer.history, summary)
 
 
+def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The best validation score of a run beside bicubic's, as rows for printing."""
+    best = summary["best"]
+    return [
+        {
+            "": "bicubic",
+            "PSNR": round(best["bicubic_psnr"], 2),
+            "SSIM": round(best["bicubic_ssim"], 3),
+        },
+        {
+            "": f"model (step {best['step']})",
+            "PSNR": round(best["val_psnr"], 2),
+            "SSIM": round(best["val_ssim"], 3),
+        },
+    ]
+
+
 def preview_pair(
     hr: str | Path | Sequence[str | Path] | Sequence[Source],
     crappifier: Crappifier,
