@@ -43,6 +43,7 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
 import matplotlib.pyplot as plt
 
 from pssr_nb import calibrate
+from pssr_nb.describe import middle_plane
 from pssr_nb.io import read_image
 from pssr_nb.plotting import image_grid, noise_profile_figure
 from pssr_nb.project import open_project, quick_mode
@@ -59,9 +60,7 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 
 # %%
 lr_file, hr_file = project.pairs()[0]
-lr, hr = read_image(lr_file).data, read_image(hr_file).data
-while lr.ndim > 2:
-    lr, hr = lr[lr.shape[0] // 2], hr[hr.shape[0] // 2]
+lr, hr = middle_plane(read_image(lr_file)), middle_plane(read_image(hr_file))
 print(lr_file.name, lr.shape, "|", hr_file.name, hr.shape)
 
 # %% [markdown]

@@ -64,17 +64,11 @@ class PointScanParams:
         """The settings of a crappifier of this form, or None if it has other steps or ranges."""
         values: dict[str, Any] = {"photons": 0.0, "read_noise": 0.0}
         for step in crappifier.steps:
-            value = (
-                next(iter(dataclasses.asdict(step).values()), None)
-                if dataclasses.is_dataclass(step)
-                else None
-            )
+            fields = dataclasses.asdict(step) if dataclasses.is_dataclass(step) else {"": None}
+            if not all(np.isscalar(v) for v in fields.values()):
+                return None  # a random range, or a custom step
             if isinstance(step, Downsample):
                 values.update(scale=step.scale, mode=step.mode)
-                if step.phase != 0:
-                    return None
-            elif not np.isscalar(value):
-                return None
             elif isinstance(step, Blur):
                 values["blur"] = float(step.sigma)
             elif isinstance(step, Poisson):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError
 from .files import atomic_path
-from .io import ImageData, list_images, read_image
+from .io import ImageData, image_files, read_image
 from .params import param, to_dict
 
 REPORT = "data_report.json"
@@ -53,8 +53,9 @@ def noise_sigma(plane: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / 2.0)
 
 
-def _middle_plane(image: ImageData) -> np.ndarray:
-    data = np.asarray(image.data)
+def middle_plane(image: ImageData | np.ndarray) -> np.ndarray:
+    """The middle 2-D plane of an image or stack (Y and X last)."""
+    data = np.asarray(image.data if isinstance(image, ImageData) else image)
     while data.ndim > 2:
         data = data[data.shape[0] // 2]
     return data
@@ -118,7 +119,7 @@ def describe_image(image: ImageData | str | Path) -> dict[str, Any]:
             f"{100 * report['clipped_low_fraction']:.1f} % of pixels sit at the minimum ({lo:g}): "
             "the offset clips the background, which hides the noise floor. Raise the offset next time."
         )
-    plane = _middle_plane(image).astype(np.float64)
+    plane = middle_plane(image).astype(np.float64)
     sigma = noise_sigma(plane)
     background = float(np.percentile(plane[np.isfinite(plane)], 1.0))
     signal = float(np.percentile(plane[np.isfinite(plane)], 99.0)) - background
@@ -145,7 +146,7 @@ def describe_pair(lr: ImageData, hr: ImageData, scale: int) -> dict[str, Any]:
     """Check that an LR/HR pair fits together: sizes, pixel sizes and registration."""
     from .registration import measure_lr_offset
 
-    lr_plane, hr_plane = _middle_plane(lr), _middle_plane(hr)
+    lr_plane, hr_plane = middle_plane(lr), middle_plane(hr)
     h, w = lr_plane.shape
     H, W = hr_plane.shape
     report: dict[str, Any] = {"lr": str(lr.path), "hr": str(hr.path), "scale": scale}
@@ -188,10 +189,6 @@ class DataParams:
     hr_token: str = param("", "Part of HR names to ignore when pairing, e.g. highsnr.")
 
 
-def _files(path: Path, pattern: str) -> list[Path]:
-    return [path] if path.is_file() else list_images(path, pattern)
-
-
 def run(
     params: DataParams,
     out_dir: str | Path,
@@ -221,13 +218,13 @@ def run(
         hr_path, lr_path = sample_hr, sample_lr
     if hr_path is None:
         raise InputError("No images given.", fix="Set images to a file or folder.")
-    hr_files = _files(hr_path, params.pattern)
+    hr_files = image_files(hr_path, params.pattern)
     images = [describe_image(p) for p in hr_files]
     pairs = []
     if lr_path is not None:
         from .data import _pair_key
 
-        lr_files = {_pair_key(p, params.lr_token): p for p in _files(lr_path, "*")}
+        lr_files = {_pair_key(p, params.lr_token): p for p in image_files(lr_path)}
         for p in hr_files:
             match = lr_files.get(_pair_key(p, params.hr_token))
             if match is None:

@@ -159,6 +159,12 @@ def list_images(folder: str | Path, pattern: str = "*") -> list[Path]:
     return files
 
 
+def image_files(path: str | Path, pattern: str = "*") -> list[Path]:
+    """A file as a one-item list, or the image files of a folder (see :func:`list_images`)."""
+    path = Path(path)
+    return [path] if path.is_file() else list_images(path, pattern)
+
+
 def read_image(
     path: str | Path,
     axes: str | None = None,

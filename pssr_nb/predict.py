@@ -33,7 +33,7 @@ from .devices import autocast_for, resolve_device
 from .errors import InputError
 from .io import (
     ImageData,
-    list_images,
+    image_files,
     output_path_for,
     read_image,
     super_resolved_pixel_size,
@@ -260,7 +260,7 @@ def run(
     model = TrainedModel.load(model_path)
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    files = [f for p in map(Path, inputs) for f in (list_images(p) if p.is_dir() else [p])]
+    files = [f for p in inputs for f in image_files(p)]
     start = time.perf_counter()
     records = [predict_file(model, f, out_dir, params, axes) for f in files]
     report = {

@@ -219,10 +219,7 @@ class Project:
     def pairs(self) -> list[tuple[Path, Path]]:
         """(LR, HR) file pairs recorded by notebook 01, else the sample's training pairs."""
         from .data import match_pairs
-        from .io import list_images
-
-        def files(path: Path) -> list[Path]:
-            return list_images(path) if path.is_dir() else [path]
+        from .io import image_files as files
 
         lr = self.get("paired_lr")
         if lr is None:
