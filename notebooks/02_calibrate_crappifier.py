@@ -19,14 +19,16 @@
 # ## 0. About
 # **Goal.** Make the synthetic LR images that training uses look like your real fast scans.
 # The idea goes back to fastai's "crappify" (degrade good images to teach a network to
-# restore them); PSSR applied it to microscopy. Here it is a *physical* point-scanning
-# model: optional blur, sampling every `scale`-th point (or binning), shot noise from a
-# limited number of photons (or electrons), and detector read noise.
-# A network only learns to undo the degradation it was shown: garbage in, garbage out.
+# restore them); PSSR applied it to microscopy, and PSSR2 fitted its parameters to real
+# pairs. Here the crappifier is a *physical* point-scanning model: optional blur, sampling
+# every `scale`-th point (or binning), shot noise from a limited number of photons (or
+# electrons), and detector read noise. A network only learns to undo the degradation it was
+# shown: garbage in, garbage out.
 #
-# **Time.** A minute; no GPU needed.
+# **Time.** About a minute on a CPU; no GPU needed.
 #
-# **You get.** `calibrate/crappifier.json` in the project, which notebook 03 trains with.
+# **You get.** `calibrate/crappifier.json` (notebook 03 trains with it) and
+# `calibrate/calibration.json` (the fit, how good it is, and any warnings).
 
 # %% [markdown]
 # ## 1. Setup
@@ -40,12 +42,17 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
     subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
 
 # %%
+import dataclasses
+
 import matplotlib.pyplot as plt
 
 from pssr_nb import calibrate
+from pssr_nb.crappifier_fit import NoiseDistance
+from pssr_nb.crappify import Crappifier
 from pssr_nb.describe import middle_plane
 from pssr_nb.io import read_image
-from pssr_nb.plotting import image_grid, noise_profile_figure
+from pssr_nb.lessons import format_rows
+from pssr_nb.plotting import image_grid, noise_profile_figure, physical_estimate_figure
 from pssr_nb.project import open_project, quick_mode
 from pssr_nb.ui import Form
 
@@ -54,97 +61,154 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 
 # %% [markdown]
 # ## 2. Data
-# Calibration compares a real LR scan with the HR scan of the same field: the LR/HR pairs
+# Calibration compares real LR scans with HR scans of the same fields: the LR/HR pairs
 # from notebook 01, or else the sample's simulated pairs. We use the middle plane of the
-# first pair.
+# first few pairs.
 
 # %%
-lr_file, hr_file = project.pairs()[0]
-lr, hr = middle_plane(read_image(lr_file)), middle_plane(read_image(hr_file))
-print(lr_file.name, lr.shape, "|", hr_file.name, hr.shape)
+pairs = project.pairs()[: 1 if quick_mode() else 3]
+planes = [(middle_plane(read_image(lr)), middle_plane(read_image(hr))) for lr, hr in pairs]
+names = [lr.stem for lr, _ in pairs]
+for name, (lr, hr) in zip(names, planes, strict=True):
+    print(name, "LR", lr.shape, "HR", hr.shape)
 
 # %% [markdown]
-# ## 3. The step: match the crappifier to the real LR
-# Intensities are in the HR image's normalised units (0 = its dark end, 1 = its bright
-# end), as in training.
+# ## 3. The step
+# ### 3a. The physical picture: noise variance against signal
+# For every pair, the LR image is registered to the HR grid (a point scan samples one HR
+# position per LR pixel, binning averages a block), brought to the HR's contrast, and the
+# downsampled HR is subtracted: what remains is the *noise profile*. Its variance, in bins
+# of signal level, lies on a straight line:
 #
-# - `photons` — photons (or electrons) per pixel at intensity 1. Fewer photons, more shot
-#   noise: its variance grows *with the signal* (variance = signal / photons).
-# - `read_noise` — the detector's noise floor, the same everywhere.
-# - `background` — light that adds shot noise even where there is no structure.
-# - `blur` — extra blur if the LR optics were worse (usually 0 for a point scan).
-# - `mode` — `decimate` for a point scan with larger pixels, `area` for binning.
+# - the **slope** is `1 / photons`: shot noise grows with the signal;
+# - the **floor** is the read noise squared, the same everywhere.
 #
-# Change the values: the preview below redraws. Left, the crappified HR next to the real
-# LR; right, the *noise profiles* — what is left of each after subtracting the downsampled
-# HR at matched contrast. The crappifier fits when the orange curves lie on the dark ones:
-# the same spread, and the same growth of variance with signal.
+# The HR image is not noise-free either: its own noise (green) is measured from the HR
+# alone and taken out. Intensities are in the HR's normalised units (0 its dark end, 1
+# its bright end), as in training.
+#
+# Set `scale` to your pairs' pixel-size ratio. If you know the grey value your LR
+# detector gives with no light (the offset), enter it as `dark_level`: it separates
+# background light from read noise.
 
 # %%
-current = calibrate.PointScanParams.from_crappifier(project.crappifier())
-form = Form(calibrate.PointScanParams, **(vars(current) if current else {}))
+form = Form(
+    calibrate.CalibrateParams,
+    scale=project.get("scale") or 4,
+    **({"trials": 4, "blur": False} if quick_mode() else {}),
+)
+form
+
+# %%
+params = form.params()
+physical = calibrate.calibrate_pairs(planes, params, names, fit=False)
+physical_estimate_figure(physical)
+plt.show()
+print(physical.lr_noise.to_dict())
+
+# %% [markdown]
+# ### 3b. Automatic calibration: match the whole noise distribution
+# The variance is only part of the story: shot noise at a few photons is lumpy and skewed,
+# not Gaussian. Several crappifier *families* (Gaussian, Poisson, Poisson + Gaussian noise;
+# with or without extra blur; point scan or binning) are each tuned by Bayesian
+# optimisation until their synthetic noise matches the real noise, signal level by signal
+# level (Wasserstein distance, in units of the real noise's spread; 0 is a perfect match).
+# The simplest family that fits as well as the best is chosen.
+
+# %%
+calibration = calibrate.calibrate_pairs(planes, params, names)
+print(format_rows(calibration.rows()))
+print(f"\nchosen: {calibration.ranking.chosen.family}  ({calibration.seconds:.1f} s)")
+for warning in calibration.warnings:
+    print("WARNING:", warning)
+
+# %% [markdown]
+# Real (dark) and synthetic (orange) noise of the chosen crappifier: each LR pixel minus
+# the HR level around it, as histograms and as variance by signal level.
+
+# %%
+profile = calibration.profiles[0]
+noise_profile_figure(calibrate.residuals(profile, calibration.crappifier))
+plt.show()
+
+# %% [markdown]
+# ### 3c. By hand: a live preview
+# Change the values and watch the orange curves move. The form starts from the automatic
+# result (when the chosen crappifier is a point scan).
+#
+# - `photons`: fewer photons, more shot noise, growing with the signal.
+# - `read_noise`: the detector's floor.
+# - `background`: light counted where the image is dark (adds shot noise there).
+# - `blur`: extra blur if the fast scan's optics were worse (usually 0 for a point scan).
+# - `mode`: `decimate` for a point scan with larger pixels, `area` for binning.
+
+# %%
+start = calibrate.PointScanParams.from_crappifier(calibration.crappifier)
+manual = Form(calibrate.PointScanParams, **(vars(start) if start else {}))
 
 
-def preview(params):
-    crappifier = params.crappifier()
+def preview(point_scan):
+    crappifier = point_scan.crappifier()
+    lr, hr = planes[0]
     image_grid(
         {"HR": hr, "crappified HR": calibrate.synthetic(hr, crappifier), "real LR": lr},
         zoom=2,
     )
-    noise_profile_figure(calibrate.noise_profiles(lr, hr, crappifier))
+    noise_profile_figure(calibrate.residuals(profile, crappifier))
     plt.show()
 
 
-preview(form.params())
-form.live(preview)
+preview(manual.params())
+manual.live(preview)
 
 # %% [markdown]
 # ## 4. Inspect
-# How close is the fit? The spread (standard deviation) of each noise profile, and the
-# ratio: 1.0 is a perfect match; well below 1 means training would see too little noise
-# (the network will leave noise in real predictions), above 1 too much (it will smooth away
-# real detail).
+# How far from your microscope is the *default* crappifier (a broad range of photon counts
+# and read noise, for when nothing is known)? The same distance as in the ranking: the
+# calibrated one should be much closer to 0.
 
 # %%
-params = form.params()
-crappifier = params.crappifier()
-profiles = calibrate.noise_profiles(lr, hr, crappifier)
-ratio = profiles["synthetic"].std() / profiles["real"].std()
-print(
-    f"real {profiles['real'].std():.4f}  synthetic {profiles['synthetic'].std():.4f}  "
-    f"ratio {ratio:.2f}"
-)
-print(crappifier.describe())
+distance = NoiseDistance(calibration.profiles, bins=params.bins, seed=params.seed)
+default = Crappifier.default(params.scale)
+print(f"default crappifier:    {distance(default):.3f}")
+print(f"calibrated crappifier: {distance(calibration.crappifier):.3f}")
+print(calibration.crappifier.describe())
 
 # %% [markdown]
 # ## 5. Save & next step
-# The crappifier is saved and recorded; notebook 03 trains with it.
+# The automatic calibration is saved and recorded; notebook 03 trains with it. To train
+# with your hand-tuned values instead, set `USE_MANUAL = True`.
 
 # %%
-path = crappifier.save(project.folder / "calibrate" / "crappifier.json")
-project.record("calibrate", crappifier=path, noise_ratio=round(float(ratio), 3))
-assert path.is_file() and project.crappifier() == crappifier
-assert 0 < ratio < 10
+USE_MANUAL = False
+chosen = manual.params().crappifier() if USE_MANUAL else calibration.crappifier
+path = dataclasses.replace(calibration, crappifier=chosen).save(project.folder / "calibrate")
+project.record("calibrate", crappifier=path, report=path.parent / "calibration.json")
+assert project.crappifier() == chosen
+assert calibration.ranking.results[0].distance < distance(default)
 
 # %% [markdown]
 # ## 6. Exercises
-# 1. Set `photons` to 1000. Which curve moves, and why does the shape of the variance
-#    curve change?
-# 2. Find the `photons` value for which the spread ratio is closest to 1.
+# 1. Calibrate from the LR images alone (`calibrate.calibrate_lr_only`), as if you had no
+#    HR scans. How close are its photons to the pairs' estimate?
 
 # %% tags=["solution"]
-for photons in (5, 10, 20, 40, 80):
-    trial = calibrate.PointScanParams(**{**vars(params), "photons": photons}).crappifier()
-    p = calibrate.noise_profiles(lr, hr, trial)
-    print(photons, round(p["synthetic"].std() / p["real"].std(), 2))
+lr_only = calibrate.calibrate_lr_only([lr for lr, _ in planes], params)
+print(f"pairs: {physical.lr_noise.photons:.1f} photons | LR only: {lr_only.lr_noise.photons:.1f}")
 
 # %% [markdown]
-# 3. Switch `mode` to `area`. Does binning look like your microscope's fast scan?
+# 2. In the preview, set `photons` to 1000. Which curve moves, and why does the shape of
+#    the variance curve change?
+# 3. Switch `mode` to `area`. Does binning look like your microscope's fast scan? Where in
+#    the ranking do the `area` families sit?
 #
 # ## 7. Troubleshooting
-# - *"The LR image does not get brighter where the HR image does"* — the two files are not
-#   a pair (different cells, or one is flipped or inverted).
+# - *"The LR image … does not get brighter where the HR image does"* — the two files are
+#   not a pair (different cells, or one is flipped or inverted).
 # - *"The HR plane … is smaller than scale x the LR plane"* — check `scale`.
-# - *No pairs?* Without real LR scans, keep the crappifier of the sample or set the noise
-#   from what you know of your detector; notebook 01 estimates the noise level of your
-#   images.
+# - *"… misregistered by … HR pixels"* — the stage moved between the two scans; register
+#   them first, or the noise is overestimated (edges count as noise).
+# - *"The HR images are nearly as noisy as the LR images"* — the network would learn to
+#   reproduce HR noise; use slower or averaged HR scans.
+# - *No pairs?* Use `calibrate.calibrate_lr_only` with your fast scans (exercise 1), or
+#   set the values by hand in 3c from what you know of your detector.

@@ -1,123 +1,161 @@
-"""Fit the crappifier to a real microscope: the physical point-scan model and its noise profile.
+"""Calibrate the crappifier to a real microscope (notebook 02 and ``pssr-nb calibrate``).
 
 A crappifier is only useful if its synthetic LR images look like the real
-ones. This module holds the physical point-scanning model the notebooks
-calibrate (blur, sampling, shot noise, read noise), and compares it with
-real LR/HR pairs: the *noise profile* is what remains of a real LR image
-after subtracting the downsampled HR image of the same field, once the two
-are brought to the same contrast.
+ones: garbage in, garbage out. Three ways to calibrate it, from the most to
+the least information:
+
+- **Real LR/HR pairs** (:func:`calibrate_pairs`): the noise profile of each
+  pair (:mod:`pssr_nb.pair_profile`), the physical Poisson-Gaussian estimate
+  from its variance-versus-signal line, then Bayesian optimisation of several
+  crappifier families to match the whole noise distribution, ranked by
+  goodness of fit (:mod:`pssr_nb.crappifier_fit`).
+- **LR images only** (:func:`calibrate_lr_only`): the variance-versus-signal
+  line measured inside each fast scan from neighbouring pixels, for users
+  who have no HR scan of the same field.
+- **By hand**: :class:`~pssr_nb.point_scan.PointScanParams` in a form.
+
+Each gives a :class:`Calibration` that writes ``crappifier.json`` (which
+training reads) and ``calibration.json`` (the fit, its quality and warnings).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from .crappify import Blur, Crappifier, Downsample, Gaussian, Offset, Poisson
+from . import __version__
+from .crappifier_fit import Ranking, fit_families, point_scan_families
+from .crappify import Crappifier
 from .errors import InputError
+from .files import atomic_path
+from .noise_model import NoiseModel, binned_variance, fit_line, image_noise_model, local_noise
 from .normalize import percentile_normalization
-from .params import param
-from .sampling import DOWNSAMPLE_MODES
+from .pair_profile import PairProfile, estimate_noise, noise_overlap, profile_pair, residuals
+from .params import param, to_dict
+from .point_scan import PointScanParams
+
+__all__ = [
+    "CalibrateParams",
+    "Calibration",
+    "PointScanParams",
+    "calibrate_lr_only",
+    "calibrate_pairs",
+    "residuals",
+    "synthetic",
+]
+
+CRAPPIFIER = "crappifier.json"
+REPORT = "calibration.json"
 
 
 @dataclasses.dataclass
-class PointScanParams:
-    """A physical point-scanning crappifier, in the HR image's normalised intensity units.
+class CalibrateParams:
+    """Settings of automatic calibration."""
 
-    Intensity 1 is the HR image's bright end (99.9th percentile), 0 its dark end.
-    """
-
-    scale: int = param(4, "LR pixel size / HR pixel size.")
+    scale: int = param(4, "LR pixel size / HR pixel size of the pairs (1: same pixel size).")
+    trials: int = param(16, "Bayesian-optimisation trials per family (more: slower, closer fit).")
+    bins: int = param(8, "Signal-level bins in which real and synthetic noise are compared.")
+    blur: bool = param(True, "Also try families with extra blur before sampling.")
+    dark_level: float = param(
+        -1.0,
+        "Grey value of zero photons in the LR files (the detector offset); -1 if unknown.",
+    )
     mode: str = param(
         "decimate",
-        "How the LR scan samples: decimate (a point scan), area (binning), bilinear.",
-        choices=DOWNSAMPLE_MODES,
+        "LR-only calibration: how the fast scan samples (a pair measures it instead).",
+        choices=("decimate", "area", "bilinear"),
     )
-    blur: float = param(0.0, "Extra blur before sampling, Gaussian sigma in HR pixels.")
-    photons: float = param(
-        20.0, "Photons (or electrons) per pixel at intensity 1: shot noise. 0 = none."
-    )
-    background: float = param(0.0, "Background light, in intensity units (adds shot noise).")
-    read_noise: float = param(0.01, "Detector read noise, SD in intensity units.")
-
-    def crappifier(self) -> Crappifier:
-        """The :class:`~pssr_nb.crappify.Crappifier` these settings describe."""
-        steps: list = []
-        if self.blur > 0:
-            steps.append(Blur(self.blur))
-        steps.append(Downsample(self.scale, self.mode))
-        if self.photons > 0:
-            if self.background > 0:
-                steps.append(Offset(self.background))
-            steps.append(Poisson(self.photons))
-            if self.background > 0:
-                steps.append(Offset(-self.background))
-        if self.read_noise > 0:
-            steps.append(Gaussian(self.read_noise))
-        return Crappifier(steps)
-
-    @classmethod
-    def from_crappifier(cls, crappifier: Crappifier) -> PointScanParams | None:
-        """The settings of a crappifier of this form, or None if it has other steps or ranges."""
-        values: dict[str, Any] = {"photons": 0.0, "read_noise": 0.0}
-        for step in crappifier.steps:
-            fields = dataclasses.asdict(step) if dataclasses.is_dataclass(step) else {"": None}
-            if not all(np.isscalar(v) for v in fields.values()):
-                return None  # a random range, or a custom step
-            if isinstance(step, Downsample):
-                values.update(scale=step.scale, mode=step.mode)
-            elif isinstance(step, Blur):
-                values["blur"] = float(step.sigma)
-            elif isinstance(step, Poisson):
-                values["photons"] = float(step.photons)
-            elif isinstance(step, Offset):
-                if step.value > 0:
-                    values["background"] = float(step.value)
-            elif isinstance(step, Gaussian):
-                values["read_noise"] = float(step.sigma)
-            else:
-                return None
-        params = cls(**values)
-        return params if params.crappifier().to_dict() == crappifier.to_dict() else None
+    seed: int = param(0, "Noise seed of the comparison and of the optimiser.")
 
 
-def matched_pair(
-    lr: np.ndarray, hr: np.ndarray, scale: int, mode: str = "decimate"
-) -> tuple[np.ndarray, np.ndarray]:
-    """The downsampled HR and the LR image, both in the HR's normalised units.
+@dataclasses.dataclass
+class Calibration:
+    """The outcome of a calibration: the crappifier to train with, and how well it fits.
 
-    The HR plane is normalised by its percentiles (as in training) and
-    downsampled; the LR plane is mapped onto it by the least-squares affine
-    fit ``lr = a * hr_down + b`` (detectors differ in gain and offset).
-
-    Returns
-    -------
-    signal, lr_matched : ndarray
-        float64 planes of the LR shape; ``lr_matched - signal`` is the noise profile.
+    Attributes
+    ----------
+    crappifier : Crappifier
+        The chosen crappifier.
+    lr_noise : NoiseModel
+        The physical estimate of the LR microscope's noise, in the HR's normalised units.
+    physical : PointScanParams
+        The crappifier the physical estimate implies (the LR noise less the HR's own).
+    ranking : Ranking or None
+        Fitted families with their distances (pairs only).
+    profiles : list of PairProfile
+        The pairs (empty for LR-only calibration).
+    source : str
+        ``"pairs"`` or ``"lr_only"``.
+    seconds : float
+        Wall time.
+    warnings : list of str
+        What the user should check.
     """
-    lr = np.asarray(lr, dtype=np.float64)
-    hr = np.asarray(hr, dtype=np.float64)
-    if lr.ndim != 2 or hr.ndim != 2:
-        raise InputError(f"Expected 2-D planes, got shapes {lr.shape} and {hr.shape}.")
-    h, w = lr.shape
-    if hr.shape[0] < h * scale or hr.shape[1] < w * scale:
-        raise InputError(
-            f"The HR plane {hr.shape} is smaller than {scale} x the LR plane {lr.shape}.",
-            fix="Check the scale, or crop both images to the same field of view.",
+
+    crappifier: Crappifier
+    lr_noise: NoiseModel
+    physical: PointScanParams
+    ranking: Ranking | None = None
+    profiles: list[PairProfile] = dataclasses.field(default_factory=list)
+    source: str = "pairs"
+    seconds: float = 0.0
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    params: CalibrateParams | None = None
+
+    def implied_lr_noise(self) -> NoiseModel | None:
+        """The LR noise the chosen crappifier produces from the noisy HR, if it is a point scan."""
+        chosen = PointScanParams.from_crappifier(self.crappifier)
+        if chosen is None:
+            return None
+        added = NoiseModel.from_physical(
+            chosen.photons or float("inf"), chosen.read_noise, -chosen.background
         )
-    hr_n = percentile_normalization(hr).apply(hr[: h * scale, : w * scale])
-    down = Downsample(scale, mode)(torch.from_numpy(hr_n)[None, None])[0, 0].numpy()
-    a, b = np.polyfit(down.ravel(), lr.ravel(), 1)
-    if a <= 0:
-        raise InputError(
-            "The LR image does not get brighter where the HR image does: they do not show "
-            "the same field, or one is inverted.",
-            fix="Check that the files are a pair (same cells, same orientation).",
-        )
-    return down, (lr - b) / a
+        if not self.profiles:
+            return added
+        hr_noise = self.profiles[0].hr_noise
+        return added.plus(hr_noise.scaled(noise_overlap(self.crappifier)))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The ranking table (one row per family), or the physical estimate alone."""
+        if self.ranking is not None:
+            return self.ranking.rows()
+        return [{"family": "physical estimate", **self.lr_noise.to_dict()}]
+
+    def report(self) -> dict[str, Any]:
+        """JSON-ready record: settings, estimates, ranking, warnings."""
+        implied = self.implied_lr_noise()
+        return {
+            "pssr_nb_version": __version__,
+            "source": self.source,
+            "params": to_dict(self.params) if self.params is not None else None,
+            "seconds": round(self.seconds, 2),
+            "crappifier": self.crappifier.to_dict(),
+            "physical_estimate": {
+                "lr_noise": self.lr_noise.to_dict(),
+                "crappifier": dataclasses.asdict(self.physical),
+            },
+            "chosen_implies_lr_noise": implied.to_dict() if implied else None,
+            "ranking": self.ranking.rows() if self.ranking else None,
+            "tolerance": self.ranking.tolerance if self.ranking else None,
+            "pairs": [p.summary() for p in self.profiles],
+            "warnings": self.warnings,
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``crappifier.json`` and ``calibration.json`` into ``folder``; returns the first."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / REPORT) as tmp:
+            tmp.write_text(json.dumps(self.report(), indent=2, default=float) + "\n")
+        with atomic_path(folder / CRAPPIFIER) as tmp:
+            self.crappifier.save(tmp)
+        return folder / CRAPPIFIER
 
 
 def synthetic(hr: np.ndarray, crappifier: Crappifier, seed: int = 0) -> np.ndarray:
@@ -126,44 +164,148 @@ def synthetic(hr: np.ndarray, crappifier: Crappifier, seed: int = 0) -> np.ndarr
     return crappifier(percentile_normalization(hr).apply(hr).astype(np.float32), seed=seed)
 
 
-def noise_profiles(
-    lr: np.ndarray, hr: np.ndarray, crappifier: Crappifier, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Real and synthetic noise profiles of one pair, with the signal they sit on.
+def _dark_level(params: CalibrateParams) -> float | None:
+    return None if params.dark_level < 0 else params.dark_level
 
-    The synthetic LR is the crappified HR; both go through :func:`matched_pair`
-    the same way, so any difference between the two residuals is the
-    crappifier's mismatch.
+
+def calibrate_pairs(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    params: CalibrateParams | None = None,
+    names: Sequence[str] | None = None,
+    fit: bool = True,
+) -> Calibration:
+    """Calibrate from real LR/HR pairs (2-D planes of the same fields).
+
+    Parameters
+    ----------
+    pairs : sequence of (ndarray, ndarray)
+        ``(lr, hr)`` planes; the HR is ``params.scale`` times larger.
+    params : CalibrateParams, optional
+        Defaults to :class:`CalibrateParams`.
+    names : sequence of str, optional
+        Pair names for the report and messages.
+    fit : bool
+        Run the distribution-matching fit; with ``False`` only the (fast) physical
+        estimate is made and used.
 
     Returns
     -------
-    dict
-        ``signal``, ``real`` (residual of the real LR) and ``synthetic`` (of the
-        crappified HR), flattened float64 arrays of equal length.
+    Calibration
     """
-    scale = crappifier.scale
-    mode = next((s.mode for s in crappifier.steps if isinstance(s, Downsample)), "decimate")
-    signal, real = matched_pair(lr, hr, scale, mode)
-    h, w = signal.shape
-    synthetic_lr = synthetic(np.asarray(hr)[: h * scale, : w * scale], crappifier, seed)
-    _, synthetic_matched = matched_pair(synthetic_lr, hr, scale, mode)
-    return {
-        "signal": signal.ravel(),
-        "real": (real - signal).ravel(),
-        "synthetic": (synthetic_matched - signal).ravel(),
-    }
+    params = params or CalibrateParams()
+    start = time.perf_counter()
+    names = list(names) if names is not None else [f"pair {i + 1}" for i in range(len(pairs))]
+    if not pairs:
+        raise InputError(
+            "Calibration from pairs needs at least one LR/HR pair.",
+            fix="Record your pairs in notebook 01, or calibrate from LR images only.",
+        )
+    profiles = [
+        profile_pair(lr, hr, params.scale, _dark_level(params), name)
+        for (lr, hr), name in zip(pairs, names, strict=True)
+    ]
+    modes = {p.mode for p in profiles}
+    if len(modes) > 1:
+        raise InputError(
+            f"The pairs disagree on how the LR was sampled ({sorted(modes)}).",
+            fix="Calibrate pairs from one microscope setting at a time.",
+        )
+    lr_noise = estimate_noise(profiles)
+    first = profiles[0]
+    carried = first.hr_noise.scaled(noise_overlap(Crappifier([first.reference])))
+    physical = PointScanParams.from_noise(lr_noise.minus(carried), first.scale, first.mode)
+    ranking = None
+    crappifier = physical.crappifier()
+    if fit:
+        from .crappifier_fit import NoiseDistance
+
+        families = point_scan_families(
+            profiles, blur=(False, True) if params.blur else (False,), bins=params.bins
+        )
+        distance = NoiseDistance(profiles, bins=params.bins, seed=params.seed)
+        ranking = fit_families(families, distance, trials=params.trials, seed=params.seed)
+        crappifier = ranking.chosen.crappifier
+    warnings = [w for p in profiles for w in p.warnings]
+    if first.hr_noise.variance(0.5) > 0.5 * lr_noise.variance(0.5):
+        warnings.append(
+            "The HR images are nearly as noisy as the LR images: the network will learn to "
+            "reproduce HR noise. Use cleaner (slower or averaged) HR scans if you can."
+        )
+    return Calibration(
+        crappifier=crappifier,
+        lr_noise=lr_noise,
+        physical=physical,
+        ranking=ranking,
+        profiles=profiles,
+        source="pairs",
+        seconds=time.perf_counter() - start,
+        warnings=warnings,
+        params=params,
+    )
 
 
-def variance_by_level(
-    signal: np.ndarray, residual: np.ndarray, bins: int = 12
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean signal and residual variance in ``bins`` equally populated signal bins.
+def lr_noise_model(lr_planes: Sequence[np.ndarray], bins: int = 12) -> NoiseModel:
+    """Poisson-Gaussian noise of fast scans, from the LR images alone.
 
-    Shot noise makes the variance grow linearly with the signal; read noise is
-    the variance at zero signal.
+    Each plane is put in its own percentile-normalised units (as prediction
+    normalises an LR image), then the local variance-versus-signal points of
+    all planes are pooled and fitted as in
+    :func:`~pssr_nb.noise_model.image_noise_model`. Read noise is hard to
+    separate from fine structure this way; the photon count is the robust part.
     """
-    edges = np.quantile(signal, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, signal, side="right") - 1, 0, bins - 1)
-    means = np.array([signal[which == i].mean() for i in range(bins)])
-    variances = np.array([residual[which == i].var() for i in range(bins)])
-    return means, variances
+    from scipy import ndimage
+
+    signals, noises = [], []
+    for plane in lr_planes:
+        plane = np.asarray(plane, dtype=np.float64)
+        signal, noise = local_noise(percentile_normalization(plane).apply(plane))
+        signals.append(ndimage.gaussian_filter(signal, 1.0).ravel())
+        noises.append(noise.ravel())
+    signal, noise = np.concatenate(signals), np.concatenate(noises)
+    return fit_line(*binned_variance(signal, noise, bins, robust=True))
+
+
+def calibrate_lr_only(
+    lr_planes: Sequence[np.ndarray],
+    params: CalibrateParams | None = None,
+    hr_planes: Sequence[np.ndarray] = (),
+) -> Calibration:
+    """Calibrate from fast (LR) scans alone, for users without matching HR scans.
+
+    The noise is measured inside each LR image (:func:`lr_noise_model`), in the
+    LR's own normalised units, which training assumes match the HR's. When HR
+    images are given (the ones you train on), their own noise is subtracted
+    from what the crappifier adds. Sampling mode and blur cannot be measured
+    without pairs: ``params.mode`` is used, without blur.
+    """
+    params = params or CalibrateParams()
+    start = time.perf_counter()
+    if not lr_planes:
+        raise InputError("LR-only calibration needs at least one LR image.")
+    lr_noise = lr_noise_model(lr_planes)
+    crappifier = PointScanParams(scale=params.scale, mode=params.mode).crappifier()
+    added = lr_noise
+    if hr_planes:
+        hr_models = [
+            image_noise_model(percentile_normalization(np.asarray(h)).apply(np.asarray(h)))
+            for h in hr_planes
+        ]
+        hr_noise = NoiseModel(
+            float(np.mean([m.gain for m in hr_models])),
+            float(np.mean([m.constant for m in hr_models])),
+        )
+        added = lr_noise.minus(hr_noise.scaled(noise_overlap(crappifier)))
+    physical = PointScanParams.from_noise(added, params.scale, params.mode)
+    return Calibration(
+        crappifier=physical.crappifier(),
+        lr_noise=lr_noise,
+        physical=physical,
+        source="lr_only",
+        seconds=time.perf_counter() - start,
+        warnings=[
+            "Calibrated from LR images alone: the noise level assumes your LR and HR images "
+            "span similar intensities after normalisation, and sampling and blur are not "
+            "measured. Calibrate from real pairs when you have them."
+        ],
+        params=params,
+    )

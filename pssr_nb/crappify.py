@@ -161,7 +161,12 @@ class Blur(Step):
 
 @dataclasses.dataclass
 class Poisson(Step):
-    """Shot noise: ``photons`` expected at intensity 1, variance = intensity / photons."""
+    """Shot noise: ``photons`` expected at intensity 1, variance = intensity / photons.
+
+    Negative intensities (an already noisy image dipping below its dark level)
+    count no photons and pass through unchanged, so the mean is kept; clipping
+    them to 0 would brighten dark regions.
+    """
 
     photons: Range = 50.0
     name: ClassVar[str] = "poisson"
@@ -172,7 +177,7 @@ class Poisson(Step):
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         photons = draw(self.photons, x.shape[0], generator, x.device, log=True)
         counts = torch.poisson((x.clamp(min=0) * photons).float(), generator=generator)
-        return (counts / photons).to(x.dtype)
+        return (counts / photons).to(x.dtype) + x.clamp(max=0)
 
 
 @dataclasses.dataclass

@@ -166,27 +166,59 @@ def training_curves(history: list[Mapping], fig=None):
 
 
 def noise_profile_figure(profiles: Mapping[str, np.ndarray], bins: int = 12):
-    """Real vs synthetic noise: residual histograms and variance against signal level.
+    """Real vs synthetic noise: histograms, and variance against signal level.
 
     Parameters
     ----------
     profiles : mapping
-        From :func:`pssr_nb.calibrate.noise_profiles`.
+        ``level``, ``real`` and ``synthetic`` from :func:`pssr_nb.pair_profile.residuals`.
     """
     import matplotlib.pyplot as plt
 
-    from .calibrate import variance_by_level
+    from .noise_model import binned_variance
 
     fig, (hist_ax, var_ax) = plt.subplots(1, 2, figsize=(9, 3))
     spread = np.percentile(np.abs(profiles["real"]), 99.5)
     edges = np.linspace(-spread, spread, 80)
     for name, colour in (("real", "0.2"), ("synthetic", "tab:orange")):
         hist_ax.hist(profiles[name], bins=edges, histtype="step", color=colour, label=name)
-        means, variances = variance_by_level(profiles["signal"], profiles[name], bins)
+        means, variances, _ = binned_variance(profiles["level"], profiles[name], bins)
         var_ax.plot(means, variances, "o-", color=colour, label=name)
-    hist_ax.set(xlabel="LR minus downsampled HR (intensity units)", ylabel="pixels")
+    hist_ax.set(xlabel="LR minus surrounding HR level", ylabel="pixels")
     hist_ax.legend(fontsize=8)
-    var_ax.set(xlabel="signal level", ylabel="noise variance", ylim=(0, None))
-    var_ax.set_title("shot noise grows with signal; read noise is the floor", fontsize=9)
+    var_ax.set(xlabel="signal level", ylabel="variance", ylim=(0, None))
+    var_ax.set_title("the curves lie on each other when the crappifier fits", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def physical_estimate_figure(calibration, bins: int = 12):
+    """The physical estimator: LR noise variance against signal, the fitted line, the HR's noise.
+
+    Parameters
+    ----------
+    calibration : pssr_nb.calibrate.Calibration
+        From calibration with pairs.
+    """
+    import matplotlib.pyplot as plt
+
+    from .pair_profile import level_variances
+
+    means, variances, _ = level_variances(calibration.profiles, bins)
+    x = np.linspace(0, max(1.0, means.max()), 50)
+    lr, hr = calibration.lr_noise, calibration.profiles[0].hr_noise
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(means, variances, "o", color="0.2", label="real LR (HR noise removed)")
+    ax.plot(
+        x,
+        lr.variance(x),
+        "-",
+        color="tab:blue",
+        label=f"fit: {lr.photons:.3g} photons, read noise {lr.read_noise:.3g}",
+    )
+    ax.plot(x, hr.variance(x), "--", color="tab:green", label="HR image's own noise")
+    ax.set(xlabel="signal level (HR normalised units)", ylabel="noise variance", ylim=(0, None))
+    ax.set_title("slope = 1 / photons; floor = read noise", fontsize=9)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
