@@ -309,3 +309,43 @@ def calibrate_lr_only(
         ],
         params=params,
     )
+
+
+def run(
+    params: CalibrateParams,
+    lr: str | Path,
+    out_dir: str | Path,
+    hr: str | Path | None = None,
+    fit: bool = True,
+) -> Calibration:
+    """Calibrate from image files and write ``crappifier.json`` and ``calibration.json``.
+
+    Parameters
+    ----------
+    params : CalibrateParams
+    lr : file or folder
+        The real fast (LR) scans.
+    out_dir : folder
+        Where the two files are written.
+    hr : file or folder, optional
+        HR scans of the same fields, paired with the LR files by name; without them
+        the calibration uses the LR images alone.
+    fit : bool
+        Run the distribution-matching fit (pairs only).
+
+    Stacks contribute their middle plane.
+    """
+    from .data import match_pairs
+    from .describe import middle_plane
+    from .io import image_files, read_image
+
+    lr_files = image_files(lr)
+    if hr is None:
+        planes = [middle_plane(read_image(f)) for f in lr_files]
+        calibration = calibrate_lr_only(planes, params)
+    else:
+        pairs = match_pairs(lr_files, image_files(hr))
+        planes = [(middle_plane(read_image(a)), middle_plane(read_image(b))) for a, b in pairs]
+        calibration = calibrate_pairs(planes, params, [a.stem for a, _ in pairs], fit=fit)
+    calibration.save(out_dir)
+    return calibration

@@ -69,6 +69,21 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> None:
+    from .calibrate import CalibrateParams, run
+    from .lessons import format_rows
+
+    params = from_namespace(CalibrateParams, args)
+    calibration = run(params, args.lr, args.out, hr=args.hr, fit=not args.physical_only)
+    print(format_rows(calibration.rows()))
+    for warning in calibration.warnings:
+        print(f"warning: {warning}")
+    print(
+        f"Calibrated in {calibration.seconds:.1f} s; "
+        f"{Path(args.out).resolve() / 'crappifier.json'} (train with --crappifier)"
+    )
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from .train import TrainParams, run
 
@@ -126,6 +141,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .calibrate import CalibrateParams
     from .demo import DemoParams
     from .phantoms import SimulateParams
     from .predict import PredictParams
@@ -147,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     add_arguments(p, SimulateParams)
     p.set_defaults(func=_cmd_simulate, params_cls=SimulateParams)
+
+    p = sub.add_parser("calibrate", help="fit the crappifier to real LR (and HR) images")
+    p.add_argument("--lr", required=True, help="real fast-scan (LR) image file or folder")
+    p.add_argument("--hr", default=None, help="HR images of the same fields (paired by name)")
+    p.add_argument("--out", required=True, help="output folder (crappifier.json, calibration.json)")
+    p.add_argument(
+        "--physical-only", action="store_true", help="skip the distribution fit (seconds faster)"
+    )
+    add_arguments(p, CalibrateParams)
+    p.set_defaults(func=_cmd_calibrate, params_cls=CalibrateParams)
 
     p = sub.add_parser("train", help="train a model on HR images crappified on the fly")
     p.add_argument("--hr", required=True, help="HR image file or folder")

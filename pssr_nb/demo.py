@@ -1,8 +1,8 @@
 """The end-to-end quickstart on built-in phantoms (``pssr-nb demo``).
 
 Runs the whole workflow into one output folder: simulate phantoms (training
-and held-out fields of view with different seeds), write the crappifier that
-matches the simulated microscope, train a model within a time budget, predict
+and held-out fields of view with different seeds), calibrate the crappifier on
+the training pairs (the physical estimate, fast), train a model within a time budget, predict
 the held-out LR images, and score the model and the interpolation baselines
 (nearest, bilinear, bicubic with each LR sample at its acquired position)
 against the noiseless truth. The report also shows what a half-pixel geometry
@@ -21,15 +21,17 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
 from .io import read_image, write_tiff
 from .metrics import nrmse, psnr, ssim
 from .model_file import TrainedModel
 from .models import PRESETS
-from .normalize import Normalization
+from .noise_model import NoiseModel
+from .normalize import Normalization, percentile_normalization
 from .params import param, to_dict
-from .phantoms import SimulateParams
+from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
 from .predict import PredictParams, predict_image
 from .sampling import upsample
@@ -67,7 +69,7 @@ class _WrittenSet:
     lr: np.ndarray
     hr_norm: Normalization
     lr_norm: Normalization
-    crappifier: Crappifier
+    microscope: dict[str, Any]
     pixel_size: float
 
 
@@ -80,7 +82,7 @@ def _read_sets(folder: Path, record: dict[str, Any]) -> list[_WrittenSet]:
             lr=read_image(folder / "lr" / img["file"]).data,
             hr_norm=Normalization.from_dict(img["hr_normalization"]),
             lr_norm=Normalization.from_dict(img["lr_normalization"]),
-            crappifier=Crappifier.from_dict(img["equivalent_crappifier"]),
+            microscope=img["microscope"],
             pixel_size=img["hr_pixel_size_nm"],
         )
         for img in record["images"]
@@ -113,8 +115,16 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
 
     t1 = time.perf_counter()
     reference = train_sets[0]
-    crappifier = reference.crappifier  # stands in for calibration until issue 5 lands
-    crappifier.save(out / "crappifier.json")
+    calibration = calibrate_pairs(
+        [(ws.lr, ws.hr) for ws in train_sets],
+        CalibrateParams(scale=params.scale),
+        [ws.name for ws in train_sets],
+        fit=False,
+    )
+    crappifier = calibration.crappifier
+    calibration.save(out)
+    timings["calibrate"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
     sources = load_sources(out / "data" / "train" / "hr")
     tiles = HRDataset(
         sources, tile=min(128, params.size), scale=params.scale, length=8, seed=params.seed
@@ -153,11 +163,10 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
     report = {
         "pssr_nb_version": __version__,
         "params": to_dict(params),
-        "steps_run": ["simulate", "crappify", "train", "predict", "benchmark"],
-        "steps_pending": ["calibrate"],
+        "steps_run": ["simulate", "calibrate", "crappify", "train", "predict", "benchmark"],
         "crappifier": crappifier.to_dict(),
         "crappified_batch_shape": list(crappified.shape),
-        "noise_check": _noise_check(reference, params.scale, params.seed),
+        "noise_check": _noise_check(reference, calibration.lr_noise),
         "training": {
             k: trained.summary[k] for k in ("steps", "stopped", "training_seconds", "best")
         },
@@ -168,7 +177,9 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    _overview_figure(reference, test_sets[0], first_prediction, params, out / "overview.png")
+    _overview_figure(
+        reference, test_sets[0], first_prediction, crappifier, params, out / "overview.png"
+    )
     return report
 
 
@@ -235,19 +246,25 @@ def _summary(scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _noise_check(ws: _WrittenSet, scale: int, seed: int) -> dict[str, float]:
-    """Compare the real LR scan with the crappified truth: residual spread about the truth."""
-    truth_lr = ws.truth[::scale, ::scale]
-    real = ws.lr_norm.apply(ws.lr) - truth_lr
-    synthetic = ws.crappifier(ws.truth, seed=seed) - truth_lr
+def _noise_check(ws: _WrittenSet, estimate: NoiseModel) -> dict[str, float]:
+    """The calibrated LR noise beside the simulated microscope's, both in the HR's units."""
+    microscope = Microscope(**ws.microscope)
+    truth = scan_noise(
+        microscope, microscope.lr_dwell_us, ws.hr_norm, percentile_normalization(ws.hr)
+    )
     return {
-        "real_lr_residual_sd": float(real.std()),
-        "crappified_residual_sd": float(synthetic.std()),
+        "lr_photons_calibrated": estimate.photons,
+        "lr_photons_simulated": truth.photons,
     }
 
 
 def _overview_figure(
-    ws: _WrittenSet, test: _WrittenSet, prediction: np.ndarray, params: DemoParams, path: Path
+    ws: _WrittenSet,
+    test: _WrittenSet,
+    prediction: np.ndarray,
+    crappifier: Crappifier,
+    params: DemoParams,
+    path: Path,
 ) -> None:
     import matplotlib
 
@@ -260,11 +277,11 @@ def _overview_figure(
     fig = image_grid(
         {
             "HR scan (training)": ws.hr,
-            "crappified HR (training input)": ws.crappifier(
-                ws.hr_norm.apply(ws.hr), seed=params.seed
+            "crappified HR (training input)": crappifier(
+                percentile_normalization(ws.hr).apply(ws.hr), seed=params.seed
             ),
             "held-out LR scan": test.lr,
-            "bicubic, aligned": upsample(lr, params.scale, ws.crappifier.offset, "bicubic"),
+            "bicubic, aligned": upsample(lr, params.scale, crappifier.offset, "bicubic"),
             "model": prediction,
             "truth (noiseless)": test.truth,
         }

@@ -38,3 +38,28 @@ def nrmse(pred: np.ndarray, truth: np.ndarray) -> float:
     """Root-mean-square error divided by the truth's range (max - min)."""
     pred, truth = _check(pred, truth)
     return float(skm.normalized_root_mse(truth, pred, normalization="min-max"))
+
+
+def care_normalize(
+    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = (0.1, 99.9)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Put a prediction on its ground truth's scale, as CARE and PSSR score them.
+
+    The truth is percentile-normalised (``percentiles`` to 0 and 1); the
+    prediction is mapped onto it by the least-squares affine fit
+    ``a * pred + b``, so a gain or offset difference (two detectors, or two
+    independently contrast-stretched files) is not counted as error. Score
+    the result with ``data_range=1``.
+
+    Examples
+    --------
+    >>> truth = np.linspace(0, 100, 1000).reshape(10, 100)
+    >>> fitted, target = care_normalize(3 * truth + 7, truth)
+    >>> float(np.abs(fitted - target).max()) < 1e-9
+    True
+    """
+    pred, truth = _check(pred, truth)
+    low, high = np.percentile(truth, percentiles)
+    target = (truth - low) / max(high - low, 1e-12)
+    a, b = np.polyfit(pred.ravel(), target.ravel(), 1)
+    return a * pred + b, target

@@ -32,7 +32,8 @@ from . import __version__
 from .crappify import Crappifier, Downsample, Gaussian, Offset, Poisson
 from .errors import InputError
 from .io import write_tiff
-from .normalize import Normalization
+from .noise_model import NoiseModel
+from .normalize import Normalization, percentile_normalization
 from .params import param, to_dict
 from .specimens import SPECIMENS, Grid, make_specimen
 
@@ -168,6 +169,25 @@ def physical_normalization(microscope: Microscope, dwell_us: float) -> Normaliza
     )
 
 
+def scan_noise(
+    microscope: Microscope, dwell_us: float, hr_physical: Normalization, units: Normalization
+) -> NoiseModel:
+    """The Poisson-Gaussian noise of a scan, in the units of a normalisation of the HR scan.
+
+    Calibration reports noise in the HR image's percentile-normalised units;
+    this is the true value to compare with. Specimen intensity ``s`` is HR grey
+    value ``hr_physical.low + s * hr_physical.span``, which ``units`` maps to
+    ``k * s + c``.
+    """
+    k = hr_physical.span / units.span
+    c = (hr_physical.low - units.low) / units.span
+    photons = microscope.photons(dwell_us)
+    grey_per_unit = microscope.gain(dwell_us) * photons
+    read = k * np.sqrt(microscope.read_noise**2 + 1 / 12) / grey_per_unit  # with rounding
+    zero = c - k * microscope.background_per_us * dwell_us / photons
+    return NoiseModel.from_physical(photons / k, float(read), float(zero))
+
+
 @dataclasses.dataclass
 class PhantomSet:
     """HR, LR and truth of one simulated field of view (2-D, time-lapse or z-stack).
@@ -245,6 +265,16 @@ class PhantomSet:
             steps.append(Offset(-background))
         steps.append(Gaussian(float(read)))
         return Crappifier(steps)
+
+    def noise_model(self, which: str = "lr", units: Normalization | None = None) -> NoiseModel:
+        """The ``"lr"`` or ``"hr"`` scan's noise in ``units`` (default: the HR's percentiles).
+
+        What calibration of this pair should find (see :func:`scan_noise`).
+        """
+        m = self.microscope
+        dwell = m.lr_dwell_us if which == "lr" else m.hr_dwell_us
+        units = units or percentile_normalization(self.hr)
+        return scan_noise(m, dwell, self.normalization("hr"), units)
 
     def metadata(self) -> dict[str, Any]:
         """JSON-ready description of how this set was made."""

@@ -178,12 +178,24 @@ class Project:
         return folders
 
     def crappifier(self) -> Crappifier:
-        """The recorded crappifier, else the one matching the sample phantoms' microscope."""
+        """The recorded crappifier, else one calibrated (once) on the sample's training pairs."""
         path = self.get("crappifier")
         if path is not None:
             return Crappifier.load(path)
-        record = json.loads((self.sample_data()["train"] / "phantoms.json").read_text())
-        return Crappifier.from_dict(record["images"][0]["equivalent_crappifier"])
+        train = self.sample_data()["train"]
+        sample = train / "calibrate" / "crappifier.json"
+        if not sample.is_file():
+            from .calibrate import CalibrateParams, calibrate_pairs
+            from .data import match_pairs
+            from .io import image_files, read_image
+
+            pairs = [
+                (read_image(lr).data, read_image(hr).data)
+                for lr, hr in match_pairs(image_files(train / "lr"), image_files(train / "hr"))
+            ]
+            params = CalibrateParams(scale=SAMPLE["scale"])
+            calibrate_pairs(pairs, params, fit=False).save(sample.parent)
+        return Crappifier.load(sample)
 
     def model(self) -> TrainedModel:
         """The recorded model, else the shipped sample model."""

@@ -23,7 +23,7 @@ from pssr_nb.errors import InputError
 from pssr_nb.noise_model import NoiseModel
 from pssr_nb.normalize import percentile_normalization
 from pssr_nb.pair_profile import profile_pair
-from pssr_nb.phantoms import MICROSCOPES, simulate
+from pssr_nb.phantoms import simulate
 
 
 def known_pair(photons: float, read: float, seed: int = 0, size: int = 512):
@@ -95,11 +95,9 @@ def test_gaussian_noise_is_recovered_as_read_noise(calibrations):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_simulated_microscopes_photons_are_recovered_within_10_percent(seed):
     """The built-in phantoms: photons per pixel of the LR scan, in the HR's units."""
-    microscope = MICROSCOPES["sem"]
     ps = simulate("em", (512, 512), 4, seed=seed)
-    norm, physical = percentile_normalization(ps.hr), ps.normalization("hr")
-    photons = microscope.photons(microscope.lr_dwell_us) * norm.span / physical.span
-    params = CalibrateParams(dark_level=microscope.offset, trials=10, blur=False)
+    photons = ps.noise_model("lr").photons
+    params = CalibrateParams(dark_level=ps.microscope.offset, trials=10, blur=False)
     calibration = calibrate_pairs([(ps.lr, ps.hr)], params)
     assert calibration.lr_noise.photons == pytest.approx(photons, rel=0.1)
     assert calibration.implied_lr_noise().photons == pytest.approx(photons, rel=0.1)

@@ -23,14 +23,15 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
     for path in (
         "overview.png",
         "crappifier.json",
+        "calibration.json",
         "run_demo.json",
         "predictions/bicubic/em_1000.tif",
         "predictions/model/em_1001.tif",
         "model/model_best.pt",
     ):
         assert (out / path).is_file(), path
-    nc = report["noise_check"]
-    assert nc["crappified_residual_sd"] == pytest.approx(nc["real_lr_residual_sd"], rel=0.1)
+    nc = report["noise_check"]  # calibration finds the simulated microscope's photons
+    assert nc["lr_photons_calibrated"] == pytest.approx(nc["lr_photons_simulated"], rel=0.2)
     assert "Quickstart written" in capsys.readouterr().out
     assert {"model", "bicubic"} <= set(s) and report["training"]["steps"] >= 10
     assert report["model_gain_over_aligned_bicubic_db"] == pytest.approx(
@@ -85,3 +86,19 @@ def test_errors_are_one_readable_message(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.tif")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "missing.tif" in err and "Traceback" not in err
+
+
+def test_calibrate_command_writes_a_crappifier_training_can_use(tmp_path, capsys):
+    from pssr_nb.crappify import Crappifier
+
+    data = tmp_path / "data"
+    assert main(["simulate", "--out", str(data), "--n-images", "2", "--size", "128"]) == 0
+    out = tmp_path / "calibrate"
+    args = ["calibrate", "--lr", str(data / "lr"), "--hr", str(data / "hr"), "--out", str(out)]
+    assert main([*args, "--trials", "4", "--no-blur"]) == 0
+    printed = capsys.readouterr().out
+    assert "poisson" in printed and "crappifier.json" in printed
+    assert Crappifier.load(out / "crappifier.json").scale == 4
+    assert main(["calibrate", "--lr", str(data / "lr"), "--out", str(tmp_path / "lr_only")]) == 0
+    assert "LR images alone" in capsys.readouterr().out
+    assert main(["calibrate", "--lr", str(tmp_path / "nowhere"), "--out", str(out)]) == 2

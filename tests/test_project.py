@@ -101,3 +101,23 @@ def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
     assert [(lr.name, hr.name) for lr, hr in project.pairs()] == [
         ("cell_lowsnr.tif", "cell_highsnr.tif")
     ]
+
+
+def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
+    """In training units (the HR's percentiles), not the simulator's physical ones."""
+    from pssr_nb.calibrate import PointScanParams
+    from pssr_nb.io import read_image
+    from pssr_nb.normalize import percentile_normalization
+    from pssr_nb.phantoms import MICROSCOPES, scan_noise, physical_normalization
+
+    project = Project(tmp_path)
+    point_scan = PointScanParams.from_crappifier(project.crappifier())
+    hr = read_image(project.sample_data()["train"] / "hr" / "em_000.tif").data
+    m = MICROSCOPES["sem"]
+    units = percentile_normalization(hr)
+    physical = physical_normalization(m, m.hr_dwell_us)
+    lr_noise = scan_noise(m, m.lr_dwell_us, physical, units)
+    hr_noise = scan_noise(m, m.hr_dwell_us, physical, units)
+    added = 1 / (1 / lr_noise.photons - 1 / hr_noise.photons)  # the HR brings its own
+    assert point_scan.photons == pytest.approx(added, rel=0.15)
+    assert (project.sample_data()["train"] / "calibrate" / "calibration.json").is_file()
