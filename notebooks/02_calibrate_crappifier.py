@@ -123,12 +123,11 @@ for warning in calibration.warnings:
     print("WARNING:", warning)
 
 # %% [markdown]
-# Real (dark) and synthetic (orange) noise of the chosen crappifier: each LR pixel minus
-# the HR level around it, as histograms and as variance by signal level.
+# Real noise (dark, thick) beside the synthetic noise of the three best families: each LR
+# pixel minus the HR level around it, as histograms and as variance by signal level.
 
 # %%
-profile = calibration.profiles[0]
-noise_profile_figure(calibrate.residuals(profile, calibration.crappifier))
+noise_profile_figure(calibration.comparison(top=3))
 plt.show()
 
 # %% [markdown]
@@ -154,7 +153,7 @@ def preview(point_scan):
         {"HR": hr, "crappified HR": calibrate.synthetic(hr, crappifier), "real LR": lr},
         zoom=2,
     )
-    noise_profile_figure(calibrate.residuals(profile, crappifier))
+    noise_profile_figure(calibrate.residuals(calibration.profiles[0], crappifier))
     plt.show()
 
 

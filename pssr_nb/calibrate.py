@@ -121,6 +121,21 @@ class Calibration:
         hr_noise = self.profiles[0].hr_noise
         return added.plus(hr_noise.scaled(noise_overlap(self.crappifier)))
 
+    def comparison(self, top: int = 3, pair: int = 0) -> dict[str, np.ndarray]:
+        """Real noise of one pair beside the synthetic noise of the ``top`` families.
+
+        For :func:`~pssr_nb.plotting.noise_profile_figure`; with no ranking, the
+        chosen crappifier alone.
+        """
+        profile = self.profiles[pair]
+        fits = self.ranking.results[:top] if self.ranking else []
+        named = [(r.family, r.crappifier) for r in fits] or [("calibrated", self.crappifier)]
+        out = residuals(profile, named[0][1])
+        out[named[0][0]] = out.pop("synthetic")
+        for name, crappifier in named[1:]:
+            out[name] = residuals(profile, crappifier)["synthetic"]
+        return out
+
     def rows(self) -> list[dict[str, Any]]:
         """The ranking table (one row per family), or the physical estimate alone."""
         if self.ranking is not None:

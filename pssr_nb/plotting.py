@@ -171,7 +171,9 @@ def noise_profile_figure(profiles: Mapping[str, np.ndarray], bins: int = 12):
     Parameters
     ----------
     profiles : mapping
-        ``level``, ``real`` and ``synthetic`` from :func:`pssr_nb.pair_profile.residuals`.
+        ``level`` and ``real``, and one or more synthetic residuals under any other
+        names (e.g. ``synthetic`` from :func:`pssr_nb.pair_profile.residuals`, or one
+        per family from :meth:`pssr_nb.calibrate.Calibration.comparison`).
     """
     import matplotlib.pyplot as plt
 
@@ -180,14 +182,17 @@ def noise_profile_figure(profiles: Mapping[str, np.ndarray], bins: int = 12):
     fig, (hist_ax, var_ax) = plt.subplots(1, 2, figsize=(9, 3))
     spread = np.percentile(np.abs(profiles["real"]), 99.5)
     edges = np.linspace(-spread, spread, 80)
-    for name, colour in (("real", "0.2"), ("synthetic", "tab:orange")):
-        hist_ax.hist(profiles[name], bins=edges, histtype="step", color=colour, label=name)
+    names = [k for k in profiles if k not in ("level", "real")]
+    colours = ["0.2"] + [plt.get_cmap("tab10")(1 + i) for i in range(len(names))]
+    for name, colour in zip(["real", *names], colours, strict=True):
+        width = 2 if name == "real" else 1
+        hist_ax.hist(profiles[name], bins=edges, histtype="step", color=colour, lw=width)
         means, variances, _ = binned_variance(profiles["level"], profiles[name], bins)
-        var_ax.plot(means, variances, "o-", color=colour, label=name)
+        var_ax.plot(means, variances, "o-", color=colour, lw=width, ms=3, label=name)
     hist_ax.set(xlabel="LR minus surrounding HR level", ylabel="pixels")
-    hist_ax.legend(fontsize=8)
     var_ax.set(xlabel="signal level", ylabel="variance", ylim=(0, None))
-    var_ax.set_title("the curves lie on each other when the crappifier fits", fontsize=9)
+    var_ax.legend(fontsize=7)
+    var_ax.set_title("the curves lie on the real one when a crappifier fits", fontsize=9)
     fig.tight_layout()
     return fig
 
