@@ -2,8 +2,9 @@
 
 Run from the repository root (needs ../shared/data):
 
-    python benchmarks/calibration_gigadb.py --steps 600 --scale 1
-    python benchmarks/calibration_gigadb.py --steps 600 --scale 2
+    python benchmarks/calibration_gigadb.py --steps 600 --scale 4   # ~5 min on 2 CPU cores
+    python benchmarks/calibration_gigadb.py --steps 300 --scale 2   # ~12 min
+    python benchmarks/calibration_gigadb.py --steps 300 --scale 1   # denoising; ~35 min on CPU
 
 Data: the GigaDB (Hagen et al. 2021) mito-confocal low/high-SNR pair, 1024 x 1024,
 registered, at one pixel size. Columns 0-767 are the training region, columns
