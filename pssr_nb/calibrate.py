@@ -227,8 +227,9 @@ def calibrate_pairs(
         )
     lr_noise = estimate_noise(profiles)
     first = profiles[0]
-    carried = first.hr_noise.scaled(noise_overlap(Crappifier([first.reference])))
-    physical = PointScanParams.from_noise(lr_noise.minus(carried), first.scale, first.mode)
+    physical = PointScanParams.from_noise(
+        lr_noise.minus(first.reference_noise()), first.scale, first.mode
+    )
     ranking = None
     crappifier = physical.crappifier()
     if fit:

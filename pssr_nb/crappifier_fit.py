@@ -32,8 +32,8 @@ import numpy as np
 
 from .crappify import Crappifier
 from .errors import InputError
-from .noise_model import NoiseModel, fit_line
-from .pair_profile import PairProfile, level_variances, noise_overlap, residuals
+from .noise_model import NoiseModel
+from .pair_profile import PairProfile, estimate_noise, noise_overlap, residuals
 from .point_scan import PointScanParams
 
 NOISES = ("gaussian", "poisson", "poisson+gaussian")
@@ -158,9 +158,7 @@ def point_scan_families(
         modes = [first.mode] + [m for m in ("decimate", "area") if m != first.mode]
         if first.scale == 1:
             modes = ["decimate"]
-    means, variances, counts = level_variances(profiles, bins)
-    zero = float(np.mean([p.zero_level for p in profiles]))
-    lr_noise = fit_line(means, variances, counts, zero)
+    lr_noise = estimate_noise(profiles, bins)
     families = []
     for mode in modes:
         carried = first.hr_noise.scaled(

@@ -153,6 +153,10 @@ class PairProfile:
         """The downsampling that turns ``hr`` into ``signal``."""
         return Downsample(self.scale, self.mode)
 
+    def reference_noise(self) -> NoiseModel:
+        """The HR's own noise as it survives into ``signal`` (the downsampled HR)."""
+        return self.hr_noise.scaled(noise_overlap(Crappifier([self.reference])))
+
     @property
     def residual(self) -> np.ndarray:
         """Real LR minus the downsampled HR: the noise profile."""
@@ -301,12 +305,7 @@ def level_variances(
     signal = np.concatenate([p.signal.ravel() for p in profiles])
     level = np.concatenate([p.level.ravel() for p in profiles])
     residual = np.concatenate([p.residual.ravel() for p in profiles])
-    hr_own = np.concatenate(
-        [
-            p.hr_noise.scaled(noise_overlap(Crappifier([p.reference]))).variance(p.signal.ravel())
-            for p in profiles
-        ]
-    )
+    hr_own = np.concatenate([p.reference_noise().variance(p.signal.ravel()) for p in profiles])
     _, variances, counts = binned_variance(level, residual, bins)
     groups = np.array_split(np.argsort(level, kind="stable"), bins)  # the same bins
     means = np.array([signal[g].mean() for g in groups])
