@@ -25,7 +25,7 @@ from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
 from .io import read_image, write_tiff
-from .metrics import nrmse, psnr, ssim
+from .metrics import mean_sd, nrmse, psnr, ssim
 from .model_file import TrainedModel
 from .models import PRESETS
 from .noise_model import NoiseModel
@@ -238,11 +238,7 @@ def _summary(scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for method in dict.fromkeys(s["method"] for s in scores):
         rows = [s for s in scores if s["method"] == method]
-        out[method] = {
-            f"{k}_{stat}": float(fn([r[k] for r in rows]))
-            for k in ("psnr", "ssim", "nrmse")
-            for stat, fn in (("mean", np.mean), ("sd", np.std))
-        }
+        out[method] = mean_sd(rows, ("psnr", "ssim", "nrmse"))
     return out
 
 

@@ -1,9 +1,17 @@
-"""Image quality metrics with an explicit data range (scikit-image underneath)."""
+"""Image quality metrics with an explicit data range (scikit-image underneath).
+
+Every score states its normalisation: ``fixed`` scores the images as given
+with a stated data range; ``care`` (CARE / PSSR) percentile-normalises the
+ground truth and fits the prediction to it by least squares first
+(:func:`care_normalize`), so a gain or offset difference is not an error.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from skimage import metrics as skm
+
+NORMALIZATIONS = ("fixed", "care")
 
 
 def _check(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +71,70 @@ def care_normalize(
     target = (truth - low) / max(high - low, 1e-12)
     a, b = np.polyfit(pred.ravel(), target.ravel(), 1)
     return a * pred + b, target
+
+
+def ms_ssim(pred: np.ndarray, truth: np.ndarray, data_range: float) -> float:
+    """Multi-scale SSIM (Wang et al. 2003), its scales adapted to the image size."""
+    import torch
+
+    from .losses import ms_ssim as ms_ssim_torch
+
+    pred, truth = _check(pred, truth)
+    x, y = (torch.from_numpy(a)[None, None] for a in (pred, truth))
+    return float(ms_ssim_torch(x, y, data_range=data_range)[0])
+
+
+def score(
+    pred: np.ndarray, truth: np.ndarray, normalization: str = "care", data_range: float = 1.0
+) -> dict[str, float]:
+    """PSNR, SSIM, MS-SSIM and NRMSE of one 2-D prediction against its ground truth.
+
+    Parameters
+    ----------
+    pred, truth : ndarray
+        Same shape.
+    normalization : {"care", "fixed"}
+        ``care``: :func:`care_normalize` first, then data range 1. ``fixed``: as given,
+        with ``data_range``.
+    data_range : float
+        Used with ``fixed``.
+
+    Examples
+    --------
+    >>> truth = np.linspace(0, 1, 4096).reshape(64, 64)
+    >>> score(2 * truth + 1, truth)["psnr"] > 100  # a gain is not an error under CARE
+    True
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if normalization == "care":
+        pred, truth = care_normalize(pred, truth)
+        data_range = 1.0
+    return {
+        "psnr": psnr(pred, truth, data_range),
+        "ssim": ssim(pred, truth, data_range),
+        "ms_ssim": ms_ssim(pred, truth, data_range),
+        "nrmse": nrmse(pred, truth),
+    }
+
+
+def tile_scores(
+    pred: np.ndarray, truth: np.ndarray, tile: int = 128, normalization: str = "care"
+) -> list[dict[str, float]]:
+    """:func:`score` of every whole ``tile x tile`` block, with its position (``y``, ``x``)."""
+    pred, truth = _check(pred, truth)
+    rows = []
+    for y in range(0, truth.shape[0] - tile + 1, tile):
+        for x in range(0, truth.shape[1] - tile + 1, tile):
+            block = (slice(y, y + tile), slice(x, x + tile))
+            rows.append({"y": y, "x": x, **score(pred[block], truth[block], normalization)})
+    return rows
+
+
+def mean_sd(rows: list[dict[str, float]], keys=("psnr", "ssim", "ms_ssim", "nrmse")) -> dict:
+    """Mean and standard deviation of each score over rows (images or tiles)."""
+    return {
+        f"{k}_{stat}": float(fn([r[k] for r in rows]))
+        for k in keys
+        for stat, fn in (("mean", np.mean), ("sd", np.std))
+    }
