@@ -108,7 +108,7 @@ def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
     from pssr_nb.calibrate import PointScanParams
     from pssr_nb.io import read_image
     from pssr_nb.normalize import percentile_normalization
-    from pssr_nb.phantoms import MICROSCOPES, scan_noise, physical_normalization
+    from pssr_nb.phantoms import MICROSCOPES, physical_normalization, scan_noise
 
     project = Project(tmp_path)
     point_scan = PointScanParams.from_crappifier(project.crappifier())
