@@ -9,36 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .devices import environment
 from .errors import PssrError
 from .params import add_arguments, from_namespace, to_dict
-
-
-def _environment() -> dict[str, Any]:
-    import numpy
-    import torch
-
-    return {
-        "pssr_nb": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-    }
 
 
 def _write_record(out: Path, command: str, params: Any, seconds: float) -> None:
     record = {
         "command": command,
         "params": to_dict(params) if params is not None else {},
-        "environment": _environment(),
+        "environment": environment(),
         "seconds": round(seconds, 3),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -109,6 +95,23 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+    from .benchmark import BenchmarkParams, run
+    from .lessons import format_rows
+    from .model_file import sample_model_path
+
+    params = from_namespace(BenchmarkParams, args)
+    model = args.model or sample_model_path()
+    result = run(params, model, args.out, lr=args.lr, hr=args.hr, overwrite=args.overwrite)
+    keys = ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")
+    print(format_rows([{k: r[k] for k in keys} for r in result.summary]))
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    print(
+        f"Benchmark in {result.seconds:.0f} s; report: {Path(args.out).resolve() / 'report.html'}"
+    )
+
+
 def _cmd_inspect(args: argparse.Namespace) -> None:
     from .data import Source
 
@@ -141,6 +144,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .benchmark import BenchmarkParams
     from .calibrate import CalibrateParams
     from .demo import DemoParams
     from .phantoms import SimulateParams
@@ -189,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--axes", default=None, help="override the axes of the inputs, e.g. ZYX")
     add_arguments(p, PredictParams)
     p.set_defaults(func=_cmd_predict, params_cls=PredictParams)
+
+    p = sub.add_parser("benchmark", help="score a model beside baselines; write an HTML report")
+    p.add_argument("--model", default=None, help="model file (default: the sample EM model)")
+    p.add_argument("--out", required=True, help="output folder (report.html, CSV, JSON)")
+    p.add_argument("--lr", nargs="+", default=None, help="LR (or low-SNR) files or a folder")
+    p.add_argument("--hr", nargs="+", default=None, help="HR (or high-SNR) files or a folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_arguments(p, BenchmarkParams)
+    p.set_defaults(func=_cmd_benchmark, params_cls=BenchmarkParams)
 
     p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
     p.add_argument("paths", nargs="+", help="image files")

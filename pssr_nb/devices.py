@@ -1,8 +1,10 @@
-"""Choosing the compute device and its mixed-precision mode."""
+"""Choosing the compute device and its mixed-precision mode; what a run ran on."""
 
 from __future__ import annotations
 
 import contextlib
+import platform
+from typing import Any
 
 import torch
 
@@ -54,3 +56,21 @@ def autocast_for(
         return contextlib.nullcontext(), False
     bf16 = torch.cuda.is_bf16_supported()
     return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16), not bf16
+
+
+def environment() -> dict[str, Any]:
+    """Versions and device of this run, for records and reports."""
+    import numpy
+    import skimage
+
+    from . import __version__
+
+    return {
+        "pssr_nb": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-image": skimage.__version__,
+        "platform": platform.platform(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }

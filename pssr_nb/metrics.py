@@ -42,10 +42,39 @@ def ssim(pred: np.ndarray, truth: np.ndarray, data_range: float) -> float:
     )
 
 
+def ssim_map(pred: np.ndarray, truth: np.ndarray, data_range: float) -> np.ndarray:
+    """The local SSIM of every pixel (the map whose mean is :func:`ssim`)."""
+    pred, truth = _check(pred, truth)
+    _, full = skm.structural_similarity(
+        truth,
+        pred,
+        data_range=data_range,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        full=True,
+    )
+    return full.astype(np.float32)
+
+
 def nrmse(pred: np.ndarray, truth: np.ndarray) -> float:
     """Root-mean-square error divided by the truth's range (max - min)."""
     pred, truth = _check(pred, truth)
     return float(skm.normalized_root_mse(truth, pred, normalization="min-max"))
+
+
+def care_fit(
+    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = (0.1, 99.9)
+) -> tuple[float, float, np.ndarray]:
+    """The gain ``a``, offset ``b`` and normalised truth of :func:`care_normalize`.
+
+    The gain also converts a prediction's uncertainty or noise to the scored units.
+    """
+    pred, truth = _check(pred, truth)
+    low, high = np.percentile(truth, percentiles)
+    target = (truth - low) / max(high - low, 1e-12)
+    a, b = np.polyfit(pred.ravel(), target.ravel(), 1)
+    return float(a), float(b), target
 
 
 def care_normalize(
@@ -67,9 +96,7 @@ def care_normalize(
     True
     """
     pred, truth = _check(pred, truth)
-    low, high = np.percentile(truth, percentiles)
-    target = (truth - low) / max(high - low, 1e-12)
-    a, b = np.polyfit(pred.ravel(), target.ravel(), 1)
+    a, b, target = care_fit(pred, truth, percentiles)
     return a * pred + b, target
 
 

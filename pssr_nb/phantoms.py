@@ -210,6 +210,10 @@ class PhantomSet:
         Seed of the specimen and the noise.
     features : list of dict
         For resolution targets: every test object with its separation and positions (HR pixels).
+    objects : list of dict
+        Small objects (EM vesicles, fluorescent puncta) of the first frame: ``y``, ``x`` and
+        ``radius`` in HR pixels, ``shape`` ("ring": a dark membrane ring; "spot": a bright
+        point); the truth that detections are checked against.
     """
 
     truth: np.ndarray
@@ -221,6 +225,7 @@ class PhantomSet:
     specimen: str
     seed: int
     features: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    objects: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     offset: float = 0.0  # HR position of LR pixel 0: a point scan samples block corners
 
@@ -291,6 +296,7 @@ class PhantomSet:
             "lr_normalization": self.normalization("lr").to_dict(),
             "equivalent_crappifier": self.equivalent_crappifier().to_dict(),
             "features": self.features,
+            "objects": self.objects,
         }
 
 
@@ -368,10 +374,19 @@ def simulate(
     hr = acquire(truth, microscope, 1, microscope.hr_dwell_us, np.random.default_rng([seed, 1]))
     lr = acquire(truth, microscope, scale, microscope.lr_dwell_us, np.random.default_rng([seed, 2]))
     features = spec.features(scale_to=oversample) if specimen == "target" else []
+    objects = [
+        {
+            **o,
+            "y": o["y"] / oversample,
+            "x": o["x"] / oversample,
+            "radius": o["radius"] / oversample,
+        }
+        for o in spec.small_objects()
+    ]
     axes = "YX" if frames == 1 else frame_axis + "YX"
     if frames == 1:
         truth, hr, lr = truth[0], hr[0], lr[0]
-    return PhantomSet(truth, hr, lr, axes, scale, microscope, specimen, seed, features)
+    return PhantomSet(truth, hr, lr, axes, scale, microscope, specimen, seed, features, objects)
 
 
 @dataclasses.dataclass

@@ -142,6 +142,50 @@ def tile_function(net: torch.nn.Module, device: torch.device, tta: bool = False,
     return fn
 
 
+def predict_normalized(
+    model: TrainedModel, plane: np.ndarray, params: PredictParams | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply the network to input already in its units, skipping the per-image normalisation.
+
+    For inputs made the way training makes them (a crappified, normalised HR), e.g. the
+    flat-noise hallucination check, where normalising by the image's own percentiles
+    would stretch pure noise to full contrast.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    plane : ndarray
+        ``(frames, h, w)`` or, for a single-frame model, ``(h, w)``, in normalised units.
+    params : PredictParams, optional
+
+    Returns
+    -------
+    (ndarray, ndarray or None)
+        The ``(H, W)`` prediction and, with ``params.tta``, its uncertainty.
+    """
+    params = params or PredictParams()
+    device = resolve_device(params.device)
+    net = model.network.to(device).eval()
+    plane = np.asarray(plane, np.float32)
+    plane = plane[None] if plane.ndim == 2 else plane
+    if plane.shape[0] != net.config.frames:
+        raise InputError(
+            f"This model takes {net.config.frames} frames, got {plane.shape[0]}.",
+            fix="Give one plane per input frame of the model.",
+        )
+    fn = tile_function(net, device, params.tta, params.amp)
+    maps = apply_tiled(
+        fn,
+        plane,
+        net.config.scale,
+        params.tile,
+        params.overlap,
+        params.batch_size,
+        2 if params.tta else 1,
+    )
+    return maps[0], (maps[1] if params.tta else None)
+
+
 def predict_image(
     model: TrainedModel,
     image: ImageData | np.ndarray,
@@ -164,9 +208,7 @@ def predict_image(
     if isinstance(image, np.ndarray):
         image = ImageData(image, axes or ("YX" if image.ndim == 2 else ""), {})
     src = Source(image, percentiles=model.percentiles)
-    device = resolve_device(params.device)
-    net = model.network.to(device).eval()
-    c = net.config
+    c = model.config
     if c.frames > 1 and src.n_frames < c.frames:
         raise InputError(
             f"This model uses {c.frames} neighbouring frames but the image has "
@@ -174,7 +216,6 @@ def predict_image(
             path=image.path,
             fix="Give a time-lapse or z-stack, or use a single-frame model.",
         )
-    fn = tile_function(net, device, params.tta, params.amp)
     view = src.stack_view()
     n_stacks, n_frames, h, w = view.shape
     s = c.scale
@@ -183,13 +224,11 @@ def predict_image(
     for i in range(n_stacks):
         for t in range(n_frames):
             frames = frame_window(t, c.frames, n_frames) if c.frames > 1 else [t]
-            plane = src.normalization.apply(view[i, frames])
-            maps = apply_tiled(
-                fn, plane, s, params.tile, params.overlap, params.batch_size, 2 if params.tta else 1
+            out[i, t], sd = predict_normalized(
+                model, src.normalization.apply(view[i, frames]), params
             )
-            out[i, t] = maps[0]
             if unc is not None:
-                unc[i, t] = maps[1]
+                unc[i, t] = sd
     return Prediction(
         data=src.from_stack_view(out),
         uncertainty=None if unc is None else src.from_stack_view(unc),

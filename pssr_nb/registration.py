@@ -104,3 +104,34 @@ def measure_lr_offset(lr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float
     hr = hr[: h * scale, : w * scale]
     placed = upsample(lr.astype(np.float32), scale, offset=0.0, method="bicubic")
     return estimate_shift(placed, hr)
+
+
+def shift_with_error(
+    moving: np.ndarray, reference: np.ndarray, upsample_factor: int = 50
+) -> tuple[float, float, float]:
+    """The shift of ``moving`` against ``reference`` and how precisely it is known.
+
+    Noise and aliasing (an undersampled LR interpolated onto a fine grid) move a
+    registration peak by a fraction of a pixel, so a shift means little without
+    its error. The shift is measured on the whole image; its standard error is
+    the spread of the four quadrants' shifts divided by two (0 for images too
+    small to split).
+
+    Returns
+    -------
+    (float, float, float)
+        ``dy``, ``dx`` (as :func:`estimate_shift`) and the standard error of their length.
+    """
+    dy, dx = estimate_shift(moving, reference, upsample_factor)
+    h, w = (n // 2 for n in np.shape(reference))
+    if min(h, w) < 32:
+        return dy, dx, 0.0
+    quadrants = [
+        estimate_shift(
+            moving[y : y + h, x : x + w], reference[y : y + h, x : x + w], upsample_factor
+        )
+        for y in (0, h)
+        for x in (0, w)
+    ]
+    spread = np.std(np.asarray(quadrants), axis=0, ddof=1)
+    return dy, dx, float(np.hypot(*spread) / 2)

@@ -171,6 +171,16 @@ class EMSpecimen:
             self._draw_vesicle(img, ves, t, z)
         return np.clip(img, 0.0, None).astype(np.float32)
 
+    def small_objects(self, t: float = 0.0, z: float = 0.0) -> list[dict[str, Any]]:
+        """Vesicles in this frame: centre ``y``, ``x`` and ``radius`` (fine-grid pixels); dark rings."""
+        out = []
+        for ves in self.vesicles:
+            r = ves["radius"] * _z_profile(ves, z)
+            if r >= 1:
+                y, x = ves["pos"] + _frame_shift(ves, t, z)
+                out.append({"y": float(y), "x": float(x), "radius": float(r), "shape": "ring"})
+        return out
+
     def _membranes(self, t: float, z: float) -> np.ndarray:
         h, w = self.grid.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -264,6 +274,16 @@ class FluorescenceSpecimen:
         img += points * point_mass_gain(self.grid, self.psf_fwhm_nm)
         return img.astype(np.float32)
 
+    def small_objects(self, t: float = 0.0, z: float = 0.0) -> list[dict[str, Any]]:
+        """Puncta in this frame: centre ``y``, ``x`` and ``radius`` (the PSF's sigma); bright spots."""
+        sigma = self.grid.nm(self.psf_fwhm_nm / 2.3548)
+        out = []
+        for p in self.puncta:
+            if _z_profile(p, z) > 0.3:
+                y, x = p["pos"] + _frame_shift(p, t, z)
+                out.append({"y": float(y), "x": float(x), "radius": float(sigma), "shape": "spot"})
+        return out
+
     def _draw_nucleus(self, img: np.ndarray, nuc: dict, t: float, z: float) -> None:
         placed = _ellipse_frame(img.shape, nuc, t, z, 10)
         if placed is None:
@@ -309,8 +329,8 @@ class ResolutionTarget:
     def features(self, scale_to: float = 1.0) -> list[dict[str, Any]]:
         """The test objects with positions in pixels of a grid ``scale_to`` times coarser.
 
-        Each entry: ``kind`` (points_x, points_y or lines), ``separation_nm`` and the two
-        centre positions ``(y, x)`` of the pair.
+        Each entry: ``kind`` (points_x, points_y or lines), ``separation_nm``, the two
+        centre positions ``(y, x)`` of the pair and, for lines, their ``length``.
         """
         out = []
         for kind, row in self.rows.items():
@@ -320,14 +340,19 @@ class ResolutionTarget:
                     a, b = (row - half, col), (row + half, col)
                 else:
                     a, b = (row, col - half), (row, col + half)
-                out.append(
-                    {
-                        "kind": kind,
-                        "separation_nm": float(sep_nm),
-                        "positions": [[c / scale_to for c in a], [c / scale_to for c in b]],
-                    }
-                )
+                feature = {
+                    "kind": kind,
+                    "separation_nm": float(sep_nm),
+                    "positions": [[c / scale_to for c in a], [c / scale_to for c in b]],
+                }
+                if kind == "lines":
+                    feature["length"] = float(self.line_length / scale_to)
+                out.append(feature)
         return out
+
+    def small_objects(self, t: float = 0.0, z: float = 0.0) -> list[dict[str, Any]]:
+        """A target has no small objects to detect (its pairs are :meth:`features`)."""
+        return []
 
     def draw(self, t: float = 0.0, z: float = 0.0) -> np.ndarray:
         img = np.zeros(self.grid.shape)

@@ -4,10 +4,10 @@ Usage (from the repository root, after ``python -m pip install -e .``)::
 
     python scripts/train_sample_model.py --steps 3000
 
-Simulates EM phantoms imaged by the simulated scanning EM, trains the small
-preset on them with the crappifier that matches the simulated microscope,
-scores it on held-out phantoms (other seeds) and writes the best model in
-float16. Everything except timings is a function of the seed and step count.
+Simulates EM phantoms imaged by the simulated scanning EM, calibrates the
+crappifier on their LR/HR pairs (physical estimate, in the percentile units
+training uses, as a user would), trains the small preset with it and writes
+the best model in float16. Everything except timings is a function of the seed and step count.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pssr_nb.crappify import Crappifier
+from pssr_nb.calibrate import CalibrateParams, calibrate_pairs
+from pssr_nb.io import read_image
 from pssr_nb.model_file import TrainedModel, sample_model_path
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
@@ -41,7 +42,13 @@ def main() -> None:
             SimulateParams("em", size=256, scale=4, n_images=args.images, seed=args.seed),
             work / "phantoms",
         )
-        crappifier = Crappifier.from_dict(record["images"][0]["equivalent_crappifier"])
+        folder = work / "phantoms"
+        pairs = [
+            (read_image(folder / "lr" / i["file"]).data, read_image(folder / "hr" / i["file"]).data)
+            for i in record["images"]
+        ]
+        crappifier = calibrate_pairs(pairs, CalibrateParams(scale=4), fit=False).crappifier
+        print(crappifier.describe())
         result = train(
             TrainParams(
                 preset="small",

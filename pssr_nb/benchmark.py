@@ -1,0 +1,501 @@
+"""Benchmark a model on held-out data: scores beside baselines, resolution, hallucination, trust.
+
+Three kinds of test data:
+
+- ``phantoms``: fresh simulated fields (seeds the model never saw) of the
+  model's specimen, scored against the noiseless truth; the only data where
+  resolution targets, known small objects and independent repeat scans exist.
+- ``pairs``: real LR/HR pairs matched by name, scored against the HR scan (which
+  has noise of its own, so scores are lower than against a truth would be).
+- ``semi-synthetic``: real low-/high-SNR pairs at one pixel size; the LR is the
+  low-SNR image decimated by the model's scale, which is what a point scan with
+  ``scale`` times larger pixels and the same dwell records. Real noise, synthetic
+  undersampling: the report says so.
+
+Every image is scored for the model and for every baseline
+(:mod:`pssr_nb.baselines`) with the same normalisation, and each output's
+sub-pixel shift against the reference is measured: above a tenth of a pixel it
+is flagged as a geometry error. :func:`run` adds Fourier ring correlation,
+the two-point test, object detection, the flat-noise check and uncertainty,
+and writes the report (:mod:`pssr_nb.report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .baselines import baselines, tune_gaussian
+from .detection import object_detection
+from .errors import InputError
+from .frc import frc
+from .io import ImageData, read_image
+from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
+from .model_file import TrainedModel
+from .params import param, to_dict
+from .phantoms import PhantomSet, simulate
+from .predict import PredictParams, predict_image
+from .registration import shift_with_error
+from .trust import flat_noise_check, uncertainty_calibration
+from .two_point import two_point_test
+
+DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
+#: A shift against the reference above this many pixels (and beyond twice its
+#: measurement error) is a geometry error.
+SHIFT_LIMIT_PX = 0.1
+
+
+@dataclasses.dataclass
+class BenchmarkParams:
+    """Settings of a benchmark (the benchmark notebook's form and ``pssr-nb benchmark``)."""
+
+    data: str = param(
+        "phantoms",
+        "Test data: fresh phantoms, real LR/HR pairs, or low/high-SNR pairs (semi-synthetic).",
+        choices=DATA_KINDS,
+    )
+    specimen: str = param(
+        "auto",
+        "Phantom specimen; auto follows the model's modality.",
+        choices=("auto", "em", "fluorescence"),
+    )
+    n_images: int = param(2, "Phantom fields of view to score.")
+    size: int = param(256, "Phantom HR image size in pixels.")
+    seed: int = param(1000, "Seed of the phantoms (the sample model was trained on seeds < 100).")
+    normalization: str = param(
+        "care",
+        "care: fit each output to the percentile-normalised reference first (gain and "
+        "offset are not errors); fixed: score as given with the reference's data range.",
+        choices=NORMALIZATIONS,
+    )
+    tile: int = param(128, "Tile size in HR pixels for per-tile scores.")
+    max_planes: int = param(4, "Planes scored per stack (evenly spaced).")
+    tta: bool = param(True, "Test-time augmentation: an uncertainty map, checked against error.")
+    lr_token: str = param("", "Part of LR file names to ignore when pairing, e.g. lowsnr.")
+    hr_token: str = param("", "Part of HR file names to ignore when pairing, e.g. highsnr.")
+    device: str = param("auto", "auto, cpu, cuda or mps.")
+
+
+@dataclasses.dataclass
+class Case:
+    """One scored 2-D plane: the LR input, the reference and every method's output."""
+
+    name: str
+    lr: np.ndarray
+    reference: np.ndarray
+    outputs: dict[str, np.ndarray]
+    pixel_size: float | None = None
+    data_range: float = 1.0
+    uncertainty: np.ndarray | None = None
+    phantom: PhantomSet | None = None
+
+
+def _model_specimen(model: TrainedModel, specimen: str) -> str:
+    if specimen != "auto":
+        return specimen
+    return "em" if "EM" in model.modality else "fluorescence"
+
+
+def _microscope(specimen: str) -> str:
+    return "sem" if specimen == "em" else "confocal"
+
+
+def _predict(model: TrainedModel, image: ImageData, params: BenchmarkParams):
+    """The model's prediction in the input's units, and its uncertainty in the same units."""
+    settings = PredictParams(tta=params.tta, device=params.device)
+    pred = predict_image(model, image, settings)
+    data = pred.normalization.invert(pred.data, "float32")
+    unc = None if pred.uncertainty is None else pred.uncertainty * pred.normalization.span
+    return data, unc
+
+
+def _planes(n: int, k: int) -> list[int]:
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, min(n, k))})
+
+
+def _data_range(reference: np.ndarray, dtype: np.dtype) -> float:
+    if np.issubdtype(dtype, np.integer):
+        return float(np.iinfo(dtype).max - np.iinfo(dtype).min)
+    return float(np.ptp(reference)) or 1.0
+
+
+def phantom_cases(model: TrainedModel, params: BenchmarkParams) -> list[Case]:
+    """Fresh phantoms of the model's specimen, in physical units, with their predictions."""
+    c = model.config
+    specimen = _model_specimen(model, params.specimen)
+    size = max(params.size // c.scale, 8) * c.scale
+    cases = []
+    for i in range(params.n_images):
+        ps = simulate(
+            specimen, (size, size), c.scale, c.frames, "T", params.seed + i, _microscope(specimen)
+        )
+        lr = ps.normalization("lr").apply(ps.lr)
+        axes = "YX" if c.frames == 1 else "TYX"
+        pred, unc = _predict(model, ImageData(lr, axes, {}), params)
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a if a.ndim == 2 else a[c.frames // 2]
+
+        cases.append(
+            Case(
+                name=f"{specimen}_{params.seed + i}",
+                lr=pick(lr),
+                reference=pick(ps.truth),
+                outputs={"model": pick(pred), "HR scan": pick(ps.normalization("hr").apply(ps.hr))},
+                pixel_size=ps.pixel_size,
+                data_range=float(np.ptp(ps.truth)),
+                uncertainty=None if unc is None else pick(unc),
+                phantom=ps,
+            )
+        )
+    return cases
+
+
+def file_cases(
+    model: TrainedModel,
+    params: BenchmarkParams,
+    lr: str | Path | Sequence[str | Path],
+    hr: str | Path | Sequence[str | Path],
+) -> list[Case]:
+    """Real pairs (``pairs``) or low/high-SNR pairs (``semi-synthetic``) with their predictions."""
+    from .data import match_pairs
+    from .io import image_files
+
+    s = model.config.scale
+    lr_files = [f for p in ([lr] if isinstance(lr, (str, Path)) else lr) for f in image_files(p)]
+    hr_files = [f for p in ([hr] if isinstance(hr, (str, Path)) else hr) for f in image_files(p)]
+    pairs = match_pairs(lr_files, hr_files, params.lr_token or None, params.hr_token or None)
+    cases = []
+    for lr_path, hr_path in pairs:
+        low, high = read_image(lr_path), read_image(hr_path)
+        lr_data = np.asarray(low.data, np.float32)
+        if params.data == "semi-synthetic":
+            if low.shape != high.shape:
+                raise InputError(
+                    f"A semi-synthetic pair needs one pixel size, but {lr_path.name} is "
+                    f"{low.shape} and {hr_path.name} is {high.shape}.",
+                    path=lr_path,
+                    fix="Give low- and high-SNR images of the same field at the same pixel size, "
+                    'or use data="pairs" for real LR/HR pairs.',
+                )
+            lr_data = lr_data[..., ::s, ::s]
+        hr_plane_shape = tuple(n * s for n in lr_data.shape[-2:])
+        if any(h < n for h, n in zip(high.shape[-2:], hr_plane_shape, strict=True)):
+            raise InputError(
+                f"{hr_path.name} {high.shape} is smaller than {s} x the LR "
+                f"{lr_data.shape} of {lr_path.name}.",
+                path=hr_path,
+                fix="Check the model's scale and that the two files show the same field.",
+            )
+        reference = np.asarray(high.data, np.float32)[..., : hr_plane_shape[0], : hr_plane_shape[1]]
+        pred, unc = _predict(model, ImageData(lr_data, low.axes, low.pixel_size, lr_path), params)
+        n = int(np.prod(lr_data.shape[:-2], dtype=int))
+        flat = [a.reshape(n, *a.shape[-2:]) for a in (lr_data, reference, pred)]
+        flat_unc = None if unc is None else unc.reshape(n, *unc.shape[-2:])
+        for k in _planes(n, params.max_planes):
+            cases.append(
+                Case(
+                    name=lr_path.stem + (f"[{k}]" if n > 1 else ""),
+                    lr=flat[0][k],
+                    reference=flat[1][k],
+                    outputs={"model": flat[2][k]},
+                    pixel_size=high.pixel_size_xy,
+                    data_range=_data_range(flat[1][k], high.data.dtype),
+                    uncertainty=None if flat_unc is None else flat_unc[k],
+                )
+            )
+    return cases
+
+
+def add_baselines(cases: list[Case], model: TrainedModel, params: BenchmarkParams) -> list[str]:
+    """Put every baseline beside the model in each case; return warnings about tuning.
+
+    The Gaussian of the denoising baseline is tuned on data that is not scored: a
+    separate phantom for phantoms, the other pairs (leave one out) for real data.
+    """
+    c = model.config
+    warnings = []
+    if params.data == "phantoms":
+        ps = cases[0].phantom
+        tuning = simulate(
+            ps.specimen, ps.truth.shape[-2:], c.scale, 1, "T", params.seed + 500, ps.microscope
+        )
+        sigmas = [tune_gaussian([(tuning.normalization("lr").apply(tuning.lr), tuning.truth)],
+                                c.scale, c.offset)] * len(cases)  # fmt: skip
+    elif len(cases) == 1:
+        sigmas = [tune_gaussian([(cases[0].lr, cases[0].reference)], c.scale, c.offset)]
+        warnings.append(
+            "Only one plane: the Gaussian baseline was tuned on the image it is scored on, "
+            "which flatters it. Give two or more pairs for a fair baseline."
+        )
+    else:
+        sigmas = [
+            tune_gaussian(
+                [(o.lr, o.reference) for j, o in enumerate(cases) if j != i], c.scale, c.offset
+            )
+            for i in range(len(cases))
+        ]
+    for case, sigma in zip(cases, sigmas, strict=True):
+        model_out = {"model": case.outputs.pop("model")}
+        case.outputs = {**model_out, **baselines(case.lr, c.scale, c.offset, sigma), **case.outputs}
+    return warnings
+
+
+def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, Any]]:
+    """One row per case and method: scores, per-tile PSNR spread and the registration check."""
+    rows = []
+    for case in cases:
+        for method, output in case.outputs.items():
+            dy, dx, error = shift_with_error(output, case.reference)
+            shift = float(np.hypot(dy, dx))
+            tiles = tile_scores(output, case.reference, params.tile, params.normalization)
+            rows.append(
+                {
+                    "image": case.name,
+                    "method": method,
+                    **score(output, case.reference, params.normalization, case.data_range),
+                    "psnr_tile_sd": float(np.std([t["psnr"] for t in tiles])) if tiles else 0.0,
+                    "shift_y_px": round(dy, 3),
+                    "shift_x_px": round(dx, 3),
+                    "shift_error_px": round(error, 3),
+                    "geometry_ok": bool(shift <= SHIFT_LIMIT_PX or shift <= 2 * error),
+                }
+            )
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and SD of every score per method, over images."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        stats = mean_sd(mine)
+        out.append(
+            {
+                "method": method,
+                "images": len(mine),
+                **{k: round(v, 4) for k, v in stats.items()},
+                "geometry_errors": sum(not r["geometry_ok"] for r in mine),
+            }
+        )
+    return out
+
+
+def maps(case: Case, methods: Sequence[str] = ("model", "bicubic")) -> dict[str, np.ndarray]:
+    """Absolute-error and SSIM maps of some methods on one case, on the CARE scale."""
+    out = {}
+    for m in methods:
+        if m not in case.outputs:
+            continue
+        a, b, target = care_fit(case.outputs[m], case.reference)
+        fitted = a * case.outputs[m] + b
+        out[f"{m} |error|"] = np.abs(fitted - target).astype(np.float32)
+        out[f"{m} SSIM"] = ssim_map(fitted, target, 1.0)
+    return out
+
+
+def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict[str, Any]:
+    """FRC of each output against the reference and, on phantoms, between independent repeats."""
+    keep = [m for m in ("bicubic", "model", "HR scan") if m in case.outputs]
+    against = {m: frc(case.outputs[m], case.reference, case.pixel_size) for m in keep}
+    repeats = {}
+    ps = case.phantom
+    if ps is not None and model.config.frames == 1:
+        c = model.config
+        lr2 = ps.normalization("lr").apply(ps.reacquire("lr", seed=1))
+        pred2, _ = _predict(model, ImageData(lr2, "YX", {}), dataclasses.replace(params, tta=False))
+        hr2 = ps.normalization("hr").apply(ps.reacquire("hr", seed=1))
+        bic2 = baselines(lr2, c.scale, c.offset)["bicubic"]
+        repeats = {
+            "bicubic": frc(case.outputs["bicubic"], bic2, case.pixel_size),
+            "model": frc(case.outputs["model"], pred2, case.pixel_size),
+            "HR scan": frc(case.outputs["HR scan"], hr2, case.pixel_size),
+        }
+    return {"against_reference": against, "repeats": repeats}
+
+
+def resolution_target(model: TrainedModel, params: BenchmarkParams) -> dict[str, Any] | None:
+    """The two-point and line-pair test on a simulated target, for every method and the HR scan."""
+    if model.config.frames != 1:
+        return None
+    c = model.config
+    specimen = _model_specimen(model, params.specimen)
+    size = max(params.size // c.scale, 8) * c.scale
+    ps = simulate("target", (size, size), c.scale, 1, "T", params.seed, _microscope(specimen))
+    lr = ps.normalization("lr").apply(ps.lr)
+    pred, _ = _predict(model, ImageData(lr, "YX", {}), dataclasses.replace(params, tta=False))
+    images = {
+        "truth": ps.truth,
+        "HR scan": ps.normalization("hr").apply(ps.hr),
+        "model": pred,
+        **baselines(lr, c.scale, c.offset),
+    }
+    results = {m: two_point_test(img, ps.features) for m, img in images.items()}
+    rows = [
+        {"method": m, **{f"{k}_nm": v for k, v in r["resolution_nm"].items()}}
+        for m, r in results.items()
+    ]
+    return {
+        "rows": rows,
+        "results": results,
+        "images": images,
+        "features": ps.features,
+        "pixel_size": ps.pixel_size,
+        "lr_pixel_size": ps.lr_pixel_size,
+        "psf_fwhm_nm": ps.microscope.psf_fwhm,
+    }
+
+
+@dataclasses.dataclass
+class BenchmarkResult:
+    """Everything a benchmark measured; :func:`pssr_nb.report.write_report` turns it into files."""
+
+    settings: dict[str, Any]
+    data: dict[str, Any]
+    scores: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    warnings: list[str]
+    cases: list[Case]
+    maps: dict[str, np.ndarray]
+    frc: dict[str, Any]
+    two_point: dict[str, Any] | None
+    detection: dict[str, Any] | None
+    flat_noise: dict[str, Any]
+    uncertainty: dict[str, Any] | None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (numbers and tables; no images)."""
+
+        def curve(c):
+            return {"frequency": c.frequency.tolist(), "correlation": c.correlation.tolist(),
+                    "half_bit": c.half_bit.tolist(), **c.summary()}  # fmt: skip
+
+        return {
+            "settings": self.settings,
+            "data": self.data,
+            "summary": self.summary,
+            "scores": self.scores,
+            "warnings": self.warnings,
+            "frc": {k: {m: curve(c) for m, c in v.items()} for k, v in self.frc.items()},
+            "two_point": None
+            if self.two_point is None
+            else {
+                "rows": self.two_point["rows"],
+                "pairs": {m: r["pairs"] for m, r in self.two_point["results"].items()},
+            },  # fmt: skip
+            "detection": None
+            if self.detection is None
+            else {k: v for k, v in self.detection.items() if k != "images"},
+            "flat_noise": {k: v for k, v in self.flat_noise.items() if k != "images"},
+            "uncertainty": self.uncertainty,
+            "seconds": self.seconds,
+        }
+
+
+def evaluate(
+    model: TrainedModel,
+    params: BenchmarkParams | None = None,
+    lr: str | Path | Sequence[str | Path] | None = None,
+    hr: str | Path | Sequence[str | Path] | None = None,
+) -> BenchmarkResult:
+    """Run every check of a benchmark and return the measurements (no files written).
+
+    Parameters
+    ----------
+    model : TrainedModel
+    params : BenchmarkParams, optional
+    lr, hr : path or paths, optional
+        For ``pairs`` and ``semi-synthetic``: LR (or low-SNR) and HR (or high-SNR) files or
+        folders, paired by name.
+    """
+    params = params or BenchmarkParams()
+    if params.data not in DATA_KINDS:
+        raise InputError(f"Unknown test data {params.data!r}.", fix=f"Use one of {DATA_KINDS}.")
+    start = time.perf_counter()
+    if params.data == "phantoms":
+        cases = phantom_cases(model, params)
+    else:
+        if lr is None or hr is None:
+            raise InputError(
+                f"data={params.data!r} needs LR and HR images.",
+                fix="Give the LR (low-SNR) and HR (high-SNR) folders, or use data='phantoms'.",
+            )
+        cases = file_cases(model, params, lr, hr)
+    if not cases:
+        raise InputError("No images to benchmark.", fix="Check the folders.")
+    warnings = add_baselines(cases, model, params)
+    rows = score_cases(cases, params)
+    warnings += [
+        f"{r['image']}: {r['method']} is shifted by ({r['shift_y_px']}, {r['shift_x_px']}) "
+        f"± {r['shift_error_px']} px against the reference (limit {SHIFT_LIMIT_PX} px): "
+        "a geometry error (wrong sampling offset, or a misregistered pair)."
+        for r in rows
+        if not r["geometry_ok"] and r["method"] in ("model", "bicubic")
+    ]
+    first = cases[0]
+    detection = None
+    if first.phantom is not None and first.phantom.objects:
+        chosen = ("model", "bicubic", "bicubic+gaussian", "HR scan")
+        detection = object_detection(
+            {m: first.outputs[m] for m in chosen if m in first.outputs},
+            first.reference,
+            first.phantom.objects,
+        )
+    uncertainty = None
+    if first.uncertainty is not None:
+        a, b, target = care_fit(first.outputs["model"], first.reference)
+        error = np.abs(a * first.outputs["model"] + b - target)
+        uncertainty = uncertainty_calibration(abs(a) * first.uncertainty, error)
+    data = {
+        "kind": params.data,
+        "images": [c.name for c in cases],
+        "pixel_size_nm": first.pixel_size,
+        "reference": "noiseless truth"
+        if params.data == "phantoms"
+        else "the high-SNR / HR scan (noisy)",
+    }
+    return BenchmarkResult(
+        settings={
+            "params": to_dict(params),
+            "model": model.describe(),
+            "model_config": model.config.to_dict(),
+            "pssr_nb_version": __version__,
+        },
+        data=data,
+        scores=rows,
+        summary=summarize(rows),
+        warnings=warnings,
+        cases=cases,
+        maps=maps(first),
+        frc=frc_curves(first, model, params),
+        two_point=resolution_target(model, params) if params.data == "phantoms" else None,
+        detection=detection,
+        flat_noise=flat_noise_check(model, params=PredictParams(device=params.device)),
+        uncertainty=uncertainty,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+
+
+def run(
+    params: BenchmarkParams,
+    model_path: str | Path,
+    out_dir: str | Path,
+    lr: str | Path | Sequence[str | Path] | None = None,
+    hr: str | Path | Sequence[str | Path] | None = None,
+    overwrite: bool = False,
+) -> BenchmarkResult:
+    """Benchmark a model file and write the report (``report.html``, JSON, CSV) to ``out_dir``."""
+    from .report import write_report
+
+    model = TrainedModel.load(model_path)
+    result = evaluate(model, params, lr, hr)
+    result.settings["model_file"] = str(model_path)
+    write_report(result, out_dir, overwrite)
+    return result

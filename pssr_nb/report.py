@@ -1,0 +1,266 @@
+"""The benchmark report: one self-contained HTML file plus CSV and JSON.
+
+The HTML embeds its figures (PNG as base64), so it can be mailed or attached
+to a lab notebook as one file. ``benchmark.json`` holds every number;
+``scores.csv`` one row per image and method; ``summary.csv`` one row per
+method.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .devices import environment
+from .errors import InputError
+from .files import atomic_path
+
+FILES = ("report.html", "benchmark.json", "scores.csv", "summary.csv")
+
+NORMALIZATION_TEXT = {
+    "care": "Each output is first mapped onto the reference by the least-squares line "
+    "<i>a</i>·output + <i>b</i>, and the reference is scaled so that its 0.1st and 99.9th "
+    "percentiles become 0 and 1 (as CARE and PSSR score). A different brightness or "
+    "offset is therefore not counted as an error; only the pattern is compared. "
+    "Scores use a data range of 1.",
+    "fixed": "Outputs and reference are compared as they are, with the reference's fixed data "
+    "range (the bit depth's range for integer files, max − min otherwise). A brightness or "
+    "offset difference counts as error, so this is only meaningful when both are in the "
+    "same units.",
+}
+
+DATA_TEXT = {
+    "phantoms": "Simulated fields of view the model never saw (fresh seeds), imaged by the "
+    "simulated microscope. The reference is the <b>noiseless truth</b>, so scores measure "
+    "the output alone, and the resolution target, known objects and repeat scans exist.",
+    "pairs": "Real LR/HR pairs. The reference is the <b>HR scan, which has noise of its own</b>: "
+    "no method can score perfectly, and a method that reproduced the HR's noise would be "
+    "wrong to.",
+    "semi-synthetic": "<b>Semi-synthetic</b>: real low-/high-SNR images of one field at one "
+    "pixel size. The LR input is the low-SNR image decimated by the model's scale (what a "
+    "point scan at larger pixels with the same dwell records): the noise is real, the "
+    "undersampling is simulated. The reference is the high-SNR image (noisy).",
+}
+
+LIMITS_TEXT = """<ul>
+<li>Scores say how close outputs are to the reference <i>on these images</i>; another specimen,
+microscope or noise level may behave differently. Benchmark on data like yours.</li>
+<li>A higher PSNR/SSIM than the baselines shows the model uses the data better than interpolation
+and simple smoothing; it does not show that every detail in the output is real.</li>
+<li>FRC against the reference measures up to which detail an output agrees with it. FRC between
+two predictions from independent scans can be high where the model adds the <i>same</i> invented
+detail to both, so it is an upper bound for the model, not a proof.</li>
+<li>The two-point test and object detection run on simulated targets and objects with a known
+PSF and noise; they show what the method can resolve under those conditions.</li>
+<li>The flat-noise check feeds pure noise; structure above the bicubic level there is invented.
+Passing it does not rule out invention on real structure.</li>
+<li>Test-time-augmentation spread is not a calibrated probability; the rank correlation shows
+how far it can be used to find the doubtful regions.</li>
+</ul>"""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "<b>no</b>"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}"
+    if value is None:
+        return "–"
+    return html.escape(str(value))
+
+
+def html_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """An HTML table of rows with the same keys (numbers to 4 significant digits)."""
+    if not rows:
+        return "<p>(none)</p>"
+    keys = list(rows[0])
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(r.get(k))}</td>" for k in keys) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def figures(result) -> dict[str, bytes]:
+    """Every figure of a :class:`~pssr_nb.benchmark.BenchmarkResult`, as PNG bytes by name."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from . import report_figures as rf
+    from .metrics import care_fit
+    from .plotting import image_grid
+
+    out = {"scores": figure_png(rf.scores_figure(result.summary))}
+    first = result.cases[0]
+    shown = {"LR input": first.lr, **{m: first.outputs[m] for m in ("bicubic", "model")}}
+    if "HR scan" in first.outputs:
+        shown["HR scan"] = first.outputs["HR scan"]
+    shown["reference"] = first.reference
+    out["images"] = figure_png(image_grid(shown, ncols=len(shown), size=2.8))
+    out["maps"] = figure_png(rf.maps_figure(result.maps))
+    out["frc"] = figure_png(rf.frc_figure(result.frc))
+    if result.two_point:
+        out["two_point"] = figure_png(rf.two_point_figure(result.two_point))
+    out["flat_noise"] = figure_png(image_grid(result.flat_noise["images"], size=2.8))
+    if result.uncertainty is not None:
+        a, b, target = care_fit(first.outputs["model"], first.reference)
+        error = np.abs(a * first.outputs["model"] + b - target)
+        fig = rf.uncertainty_figure(result.uncertainty, abs(a) * first.uncertainty, error)
+        out["uncertainty"] = figure_png(fig)
+    return out
+
+
+def _frc_rows(frc: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for panel, by_method in frc.items():
+        for method, curve in by_method.items():
+            rows.append(
+                {"comparison": panel.replace("_", " "), "method": method, **curve.summary()}
+            )
+    return rows
+
+
+def render_html(result, pngs: Mapping[str, bytes]) -> str:
+    """The report as one HTML string with the figures embedded."""
+    s = result.settings
+    params = s["params"]
+    kind = result.data["kind"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>pssr_nb benchmark</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        "th{background:#f0f0f0}img{max-width:100%}.warn{color:#a40}</style></head><body>",
+        "<h1>pssr_nb benchmark</h1>",
+        f"<p><b>Model:</b> {html.escape(s['model'])}<br><b>Data:</b> {DATA_TEXT[kind]}<br>"
+        f"<b>Images:</b> {html.escape(', '.join(result.data['images']))}"
+        f" (HR pixel {_cell(result.data['pixel_size_nm'])} nm)</p>",
+        f"<h2>How the scores are normalised</h2><p>{NORMALIZATION_TEXT[params['normalization']]}</p>",
+    ]
+    if result.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+        parts.append(f"<h2 class='warn'>Warnings</h2><ul class='warn'>{items}</ul>")
+    parts += [
+        "<h2>Scores: the model beside the baselines</h2>",
+        "<p>Baselines place each LR sample where it was acquired. <i>bicubic+gaussian</i> is "
+        "bicubic followed by a Gaussian whose width was tuned on other data than these images. "
+        "<i>psnr_tile_sd</i> is the spread of PSNR over tiles of one image. "
+        "<i>geometry_errors</i> counts outputs shifted by more than 0.1 px (beyond twice the "
+        "measurement error) against the reference.</p>",
+        html_table(result.summary),
+        _img(pngs["scores"], "scores"),
+        _img(pngs["images"], "images"),
+        "<h3>Every image</h3>",
+        html_table(result.scores),
+        "<h3>Error and SSIM maps (first image)</h3>",
+        _img(pngs["maps"], "maps"),
+        "<h2>Resolution, measured</h2>",
+        "<h3>Fourier ring correlation</h3>",
+        "<p>The resolution is the period where the FRC falls below 1/7 (or the half-bit "
+        "curve). Against a noiseless truth it tells up to which detail an output is right.</p>",
+        html_table(_frc_rows(result.frc)),
+        _img(pngs["frc"], "FRC"),
+    ]
+    if result.two_point:
+        tp = result.two_point
+        parts += [
+            "<h3>Two-point and line-pair test</h3>",
+            f"<p>A simulated target with point pairs and line pairs from "
+            f"{min(f['separation_nm'] for f in tp['features']):.3g} to "
+            f"{max(f['separation_nm'] for f in tp['features']):.3g} nm apart (PSF FWHM "
+            f"{tp['psf_fwhm_nm']:.3g} nm, HR pixel {tp['pixel_size']:.3g} nm, LR pixel "
+            f"{tp['lr_pixel_size']:.3g} nm). A pair is resolved when the profile through it dips "
+            "by at least 26.5 % between the two (Rayleigh); the resolution is the smallest "
+            "separation from which every larger pair is resolved.</p>",
+            html_table(tp["rows"]),
+            _img(pngs["two_point"], "two-point test"),
+        ]
+    parts += [
+        "<h2>Hallucination checks</h2>",
+        "<h3>Structure from nothing</h3>",
+        f"<p>Flat fields crappified with {html.escape(result.flat_noise['crappifier'])}. "
+        "<i>structure_sd</i> is the standard deviation after smoothing at the LR pixel scale, in "
+        "normalised units (1 = the training images' contrast); above the bicubic value means "
+        "structure was invented.</p>",
+        html_table(result.flat_noise["rows"]),
+        _img(pngs["flat_noise"], "flat noise"),
+    ]
+    if result.detection and result.detection["rows"]:
+        parts += [
+            "<h3>Known small objects</h3>",
+            "<p>Objects detected with one detector and one threshold (tuned on the noiseless "
+            "truth) in every output. <i>fp</i>: invented objects; <i>fn</i>: lost ones. The "
+            "truth row is the detector's own limit.</p>",
+            html_table(result.detection["rows"]),
+        ]
+    if result.uncertainty is not None:
+        parts += [
+            "<h2>Uncertainty</h2>",
+            "<p>The spread of the 8 flipped/rotated predictions, and how well it ranks the "
+            "actual error (Spearman rho: 1 perfect, 0 useless).</p>",
+            _img(pngs["uncertainty"], "uncertainty"),
+        ]
+    parts += [
+        "<h2>What this does and does not show</h2>",
+        LIMITS_TEXT,
+        "<h2>Settings and versions</h2>",
+        f"<pre>{html.escape(json.dumps({**s, 'environment': environment()}, indent=2))}</pre>",
+        f"<p>Benchmark time: {result.seconds} s.</p></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(result, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
+    """Write ``report.html``, ``benchmark.json``, ``scores.csv`` and ``summary.csv``.
+
+    Refuses to replace an existing report unless ``overwrite``; each file is written
+    atomically.
+    """
+    out = Path(out_dir)
+    existing = [out / f for f in FILES if (out / f).exists()]
+    if existing and not overwrite:
+        raise InputError(
+            "Refusing to overwrite an existing benchmark report.",
+            path=existing[0],
+            fix="Choose another output folder, or set overwrite=True (--overwrite).",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = figures(result)
+    record = {**result.to_dict(), "environment": environment()}
+    with atomic_path(out / "benchmark.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    _write_csv(out / "scores.csv", result.scores)
+    _write_csv(out / "summary.csv", result.summary)
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(render_html(result, pngs), encoding="utf-8")
+    return {f: out / f for f in FILES}

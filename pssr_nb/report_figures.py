@@ -1,0 +1,149 @@
+"""Figures of the benchmark report (the drawing half of :mod:`pssr_nb.report`).
+
+Each function takes plain results from :mod:`pssr_nb.benchmark` and returns a
+matplotlib figure; none of them computes a measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .frc import FRCCurve
+from .plotting import display_range
+
+COLORS = {"bicubic": "tab:blue", "model": "tab:red", "HR scan": "tab:green", "truth": "k"}
+
+
+def scores_figure(summary: Sequence[Mapping[str, Any]], keys=("psnr", "ssim")):
+    """Mean ± SD of each score per method, as horizontal bars."""
+    import matplotlib.pyplot as plt
+
+    methods = [r["method"] for r in summary]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 0.45 * len(methods) + 1.2))
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
+        means = [r[f"{key}_mean"] for r in summary]
+        sds = [r[f"{key}_sd"] for r in summary]
+        colors = [COLORS.get(m, "0.6") for m in methods]
+        ax.barh(methods, means, xerr=sds, color=colors)
+        ax.invert_yaxis()
+        ax.set_xlim(min(means) - 2 * max(sds + [0.01]) if key == "psnr" else 0, None)
+        ax.set_xlabel(f"{key.upper()} (mean ± SD over images)")
+    fig.tight_layout()
+    return fig
+
+
+def frc_figure(curves: Mapping[str, Mapping[str, FRCCurve]]):
+    """FRC curves per method: against the reference and, when present, between repeats."""
+    import matplotlib.pyplot as plt
+
+    panels = {k: v for k, v in curves.items() if v}
+    titles = {
+        "against_reference": "each output vs the reference",
+        "repeats": "two independent acquisitions",
+    }
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    for ax, (panel, by_method) in zip(axes[0], panels.items(), strict=True):
+        for method, c in by_method.items():
+            x = c.frequency / c.pixel_size if c.pixel_size else c.frequency
+            res = c.resolution("1/7")
+            label = f"{method}: {res:.0f} {'nm' if c.pixel_size else 'px'}" if res else method
+            ax.plot(x[1:], c.correlation[1:], color=COLORS.get(method), label=label)
+        ax.axhline(1 / 7, color="0.5", ls="--", lw=1, label="1/7 threshold")
+        c = next(iter(by_method.values()))
+        x = c.frequency / c.pixel_size if c.pixel_size else c.frequency
+        ax.plot(x[1:], c.half_bit[1:], color="0.5", ls=":", lw=1, label="half-bit")
+        ax.set_xlabel("spatial frequency (1/nm)" if c.pixel_size else "cycles per pixel")
+        ax.set_ylabel("FRC")
+        ax.set_ylim(-0.1, 1.05)
+        ax.set_title(titles.get(panel, panel), fontsize=10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def two_point_figure(two_point: Mapping[str, Any], methods=("bicubic", "model", "HR scan")):
+    """The target as each method shows it, and the dip of every line pair against separation."""
+    import matplotlib.pyplot as plt
+
+    shown = [m for m in methods if m in two_point["images"]]
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.4 * (len(shown) + 1), 3.6))
+    for ax, m in zip(axes, shown, strict=False):
+        image = two_point["images"][m]
+        lo, hi = display_range(image)
+        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(m, fontsize=10)
+        ax.set_axis_off()
+    ax = axes[-1]
+    for m, result in two_point["results"].items():
+        if m not in COLORS:
+            continue
+        rows = [r for r in result["pairs"] if r["kind"] == "lines"]
+        ax.plot(
+            [r["separation_nm"] for r in rows],
+            [r["dip"] for r in rows],
+            "o-",
+            color=COLORS.get(m),
+            label=m,
+            ms=3,
+        )
+    from .two_point import CRITERIA
+
+    need = CRITERIA[next(iter(two_point["results"].values()))["criterion"]]
+    ax.axhline(need, color="0.5", ls="--", lw=1, label="Rayleigh dip")
+    ax.axvline(two_point["psf_fwhm_nm"], color="0.7", lw=1, label="PSF FWHM")
+    ax.set_xlabel("line separation (nm)")
+    ax.set_ylabel("dip between the lines")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def uncertainty_figure(calibration: Mapping[str, Any], uncertainty: np.ndarray, error: np.ndarray):
+    """The uncertainty map, the error map and the mean error per uncertainty bin."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    for ax, (title, image) in zip(
+        axes, (("TTA uncertainty", uncertainty), ("|error|", error)), strict=False
+    ):
+        lo, hi = display_range(image)
+        im = ax.imshow(image, cmap="magma", vmin=lo, vmax=hi)
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    bins = calibration["bins"]
+    axes[2].plot([b["uncertainty"] for b in bins], [b["error"] for b in bins], "o-")
+    axes[2].set_xlabel("uncertainty (bin mean)")
+    axes[2].set_ylabel("mean |error|")
+    axes[2].set_title(f"Spearman rho = {calibration['spearman']:.2f}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def maps_figure(maps: Mapping[str, np.ndarray]):
+    """Error and SSIM maps (see :func:`pssr_nb.benchmark.maps`), one colour scale per kind.
+
+    Columns are the kinds (``|error|``, ``SSIM``), rows the methods, so the
+    methods can be compared at a glance.
+    """
+    import matplotlib.pyplot as plt
+
+    kinds = {"|error|": ("magma", None), "SSIM": ("viridis", (0.0, 1.0))}
+    methods = list(dict.fromkeys(k.rsplit(" ", 1)[0] for k in maps))
+    fig, axes = plt.subplots(len(methods), 2, figsize=(7.4, 3.4 * len(methods)), squeeze=False)
+    for col, (kind, (cmap, limits)) in enumerate(kinds.items()):
+        shown = [maps[f"{m} {kind}"] for m in methods if f"{m} {kind}" in maps]
+        if not shown:
+            continue
+        vmin, vmax = limits or (0.0, float(np.percentile(np.concatenate(shown, None), 99.5)))
+        for row, m in enumerate(methods):
+            ax = axes[row, col]
+            im = ax.imshow(maps[f"{m} {kind}"], cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_title(f"{m} {kind}", fontsize=10)
+            ax.set_axis_off()
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,142 @@
+"""Can the output be trusted? Structure from nothing, and whether uncertainty predicts error.
+
+Two checks a sceptical microscopist asks for:
+
+- **Structure from nothing.** Flat fields at a few brightness levels are
+  crappified exactly as in training (so the input is pure microscope noise on
+  a uniform specimen) and passed through the model. Any structure in the
+  output was invented. It is measured as the standard deviation of the
+  output after smoothing at the scale of one LR pixel (pixel noise averages
+  out, blobs and lines do not), beside the same number for bicubic
+  interpolation of the same noise, in the library's normalised units
+  (0 to 1 spans the training images' contrast).
+- **Uncertainty against error.** The spread of test-time augmentations is an
+  uncertainty map; where the truth is known, the rank correlation of
+  uncertainty with actual error, and the mean error in each uncertainty
+  decile, say whether high uncertainty marks the wrong places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage, stats
+
+from .baselines import interpolate
+from .crappify import Crappifier
+from .model_file import TrainedModel
+from .predict import PredictParams, predict_normalized
+
+#: Flat-field brightness levels, in normalised units (fractions of the training contrast).
+FLAT_LEVELS = (0.2, 0.5, 0.8)
+
+
+def structure_sd(image: np.ndarray, scale: int) -> float:
+    """Standard deviation of an image after Gaussian smoothing of ``scale / 2`` pixels.
+
+    Removes pixel-to-pixel noise but keeps anything as large as one LR pixel.
+    """
+    smooth = ndimage.gaussian_filter(np.asarray(image, np.float64), max(scale / 2, 1.0))
+    return float(smooth.std())
+
+
+def flat_noise_check(
+    model: TrainedModel,
+    crappifier: Crappifier | None = None,
+    levels: Sequence[float] = FLAT_LEVELS,
+    size: int = 64,
+    seed: int = 0,
+    params: PredictParams | None = None,
+) -> dict[str, Any]:
+    """Feed noise-only flat fields to a model and measure the structure it invents.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    crappifier : Crappifier, optional
+        The noise to feed (default: the one the model was trained with, else the default).
+    levels : sequence of float
+        Flat-field brightness in normalised units.
+    size : int
+        LR side length in pixels.
+    seed : int
+        Noise seed.
+    params : PredictParams, optional
+        Inference settings (tiles, device).
+
+    Returns
+    -------
+    dict
+        ``rows``: per level the input noise SD and, for ``model`` and ``bicubic`` (or the
+        input, at scale 1), the output's SD and its structure SD (:func:`structure_sd`);
+        ``images``: the first level's LR input, bicubic and model output, for figures.
+    """
+    c = model.config
+    if crappifier is None:
+        crappifier = (
+            Crappifier.from_dict(model.crappifier)
+            if model.crappifier
+            else Crappifier.default(c.scale)
+        )
+    baseline = "bicubic" if c.scale > 1 else "input"
+    rows, images = [], {}
+    for i, level in enumerate(levels):
+        flat = np.full((c.frames, size * c.scale, size * c.scale), level, np.float32)
+        lr = crappifier(flat[None], seed=seed + i)[0]
+        pred, _ = predict_normalized(model, lr, params)
+        base = interpolate(lr[c.frames // 2], c.scale, c.offset, baseline)
+        rows.append(
+            {
+                "level": float(level),
+                "input_sd": float(lr.std()),
+                f"{baseline}_sd": float(base.std()),
+                "model_sd": float(pred.std()),
+                f"{baseline}_structure_sd": structure_sd(base, c.scale),
+                "model_structure_sd": structure_sd(pred, c.scale),
+            }
+        )
+        if i == 0:
+            images = {"noisy flat input": lr[c.frames // 2], baseline: base, "model": pred}
+    return {"rows": rows, "images": images, "crappifier": crappifier.describe()}
+
+
+def uncertainty_calibration(
+    uncertainty: np.ndarray, error: np.ndarray, bins: int = 10
+) -> dict[str, Any]:
+    """How well an uncertainty map predicts the actual error.
+
+    Parameters
+    ----------
+    uncertainty, error : ndarray
+        Per-pixel uncertainty (e.g. TTA standard deviation) and absolute error, same shape
+        and units.
+    bins : int
+        Number of uncertainty quantile bins.
+
+    Returns
+    -------
+    dict
+        ``spearman``: rank correlation of uncertainty and error over pixels;
+        ``bins``: rows of mean uncertainty and mean error in each quantile bin.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> u = rng.uniform(0.01, 1, 10000)
+    >>> uncertainty_calibration(u, np.abs(rng.normal(0, u)))["spearman"] > 0.3
+    True
+    """
+    u, e = np.ravel(uncertainty).astype(np.float64), np.ravel(error).astype(np.float64)
+    if u.shape != e.shape:
+        raise ValueError(f"uncertainty {np.shape(uncertainty)} and error {np.shape(error)} differ")
+    rho = stats.spearmanr(u, e).statistic if u.std() > 0 and e.std() > 0 else 0.0
+    edges = np.quantile(u, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, bins - 1)
+    rows = [
+        {"uncertainty": float(u[which == b].mean()), "error": float(e[which == b].mean())}
+        for b in range(bins)
+        if np.any(which == b)
+    ]
+    return {"spearman": float(rho), "bins": rows}

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from pssr_nb.baselines import baselines, interpolate, interpolation_names, tune_gaussian
+from pssr_nb.registration import estimate_shift, shift_with_error
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.5, 3.0])
+def test_nearest_puts_each_sample_where_it_was_acquired(offset):
+    rng = np.random.default_rng(0)
+    lr = rng.random((8, 8)).astype(np.float32)
+    up = interpolate(lr, 4, offset, "nearest")
+    j = int(offset)
+    np.testing.assert_allclose(up[j::4, j::4][:8, :8], lr, atol=1e-6)
+
+
+def test_scale_one_baseline_is_the_noisy_input():
+    lr = np.arange(16, dtype=np.float32).reshape(4, 4)
+    out = baselines(lr, 1, 0.0, sigma=0.0)
+    assert list(out) == ["input", "input+gaussian"]
+    np.testing.assert_array_equal(out["input"], lr)
+    assert interpolation_names(4) == ("nearest", "bilinear", "bicubic")
+
+
+def test_gaussian_is_tuned_to_the_training_noise():
+    rng = np.random.default_rng(1)
+    clean = ndimage.gaussian_filter(rng.random((128, 128)), 3)
+    clean = (clean - clean.min()) / np.ptp(clean)
+    quiet = clean + rng.normal(0, 0.001, clean.shape)
+    noisy = clean + rng.normal(0, 0.2, clean.shape)
+    assert tune_gaussian([(quiet, clean)], 1, 0.0) <= 0.5
+    assert tune_gaussian([(noisy, clean)], 1, 0.0) >= 1.0
+
+
+def test_shift_with_error_finds_a_sampling_offset_error():
+    rng = np.random.default_rng(2)
+    ref = ndimage.gaussian_filter(rng.random((128, 128)), 2)
+    moved = ndimage.shift(ref, (1.5, -1.5), order=3, mode="nearest")
+    dy, dx, err = shift_with_error(moved, ref)
+    assert dy == pytest.approx(-1.5, abs=0.05) and dx == pytest.approx(1.5, abs=0.05)
+    assert err < 0.1
+    assert np.hypot(*estimate_shift(ref, ref)) < 0.01

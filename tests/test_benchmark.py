@@ -1,0 +1,133 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from pssr_nb.benchmark import BenchmarkParams, evaluate
+from pssr_nb.cli import main
+from pssr_nb.errors import InputError, PairingError
+from pssr_nb.io import read_image, write_tiff
+from pssr_nb.model_file import load_sample_model, sample_model_path
+from pssr_nb.report import write_report
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_sample_model()
+
+
+@pytest.fixture(scope="module")
+def phantom_result(model):
+    return evaluate(model, BenchmarkParams(n_images=2, size=128, tile=64))
+
+
+def test_every_image_gets_its_own_score_beside_every_baseline(phantom_result):
+    rows = phantom_result.scores
+    methods = ["model", "nearest", "bilinear", "bicubic", "bicubic+gaussian", "HR scan"]
+    assert [r["method"] for r in rows[:6]] == methods
+    images = sorted({r["image"] for r in rows})
+    assert images == ["em_1000", "em_1001"]
+    first, second = (
+        [r for r in rows if r["image"] == i and r["method"] == "model"][0] for i in images
+    )
+    assert first["psnr"] != second["psnr"] and first["ssim"] != second["ssim"]
+    summary = {r["method"]: r for r in phantom_result.summary}
+    mean = np.mean([r["psnr"] for r in rows if r["method"] == "bicubic"])
+    assert summary["bicubic"]["psnr_mean"] == pytest.approx(mean, abs=1e-4)
+    # the slow HR scan is the best honest reference; nearest the worst interpolation
+    assert summary["HR scan"]["psnr_mean"] > summary["model"]["psnr_mean"]
+    assert summary["nearest"]["psnr_mean"] < summary["bilinear"]["psnr_mean"]
+    assert all(r["geometry_ok"] for r in rows if r["method"] == "HR scan")
+
+
+def test_resolution_is_measured_in_nm_for_bicubic_model_and_hr(phantom_result):
+    frc = phantom_result.frc
+    for panel in ("against_reference", "repeats"):
+        assert set(frc[panel]) == {"bicubic", "model", "HR scan"}
+    hr = frc["against_reference"]["HR scan"].resolution()
+    bicubic = frc["against_reference"]["bicubic"].resolution()
+    assert hr is not None and bicubic is not None and hr < bicubic
+    rows = {r["method"]: r for r in phantom_result.two_point["rows"]}
+    assert {"truth", "HR scan", "model", "bicubic"} <= set(rows)
+    assert rows["HR scan"]["lines_nm"] < rows["bicubic"]["lines_nm"]
+
+
+def test_hallucination_and_uncertainty_checks_are_reported(phantom_result):
+    flat = phantom_result.flat_noise["rows"]
+    assert len(flat) == 3 and all(r["model_structure_sd"] >= 0 for r in flat)
+    detection = {r["method"]: r for r in phantom_result.detection["rows"]}
+    assert {"truth", "model", "bicubic", "HR scan"} <= set(detection)
+    assert -1 <= phantom_result.uncertainty["spearman"] <= 1
+    assert set(phantom_result.maps) == {
+        "model |error|",
+        "model SSIM",
+        "bicubic |error|",
+        "bicubic SSIM",
+    }
+
+
+def test_report_is_self_contained_and_never_overwritten(phantom_result, tmp_path):
+    paths = write_report(phantom_result, tmp_path)
+    page = paths["report.html"].read_text()
+    assert page.count("data:image/png;base64,") >= 6
+    for text in ("noiseless truth", "Two-point", "Structure from nothing", "does not show"):
+        assert text in page
+    record = json.loads(paths["benchmark.json"].read_text())
+    assert record["summary"] == json.loads(json.dumps(phantom_result.summary))
+    assert record["frc"]["against_reference"]["model"]["resolution_1/7_nm"] > 0
+    with open(paths["scores.csv"]) as f:
+        assert len(list(csv.DictReader(f))) == len(phantom_result.scores)
+    with pytest.raises(InputError, match="overwrite"):
+        write_report(phantom_result, tmp_path)
+
+
+def test_real_data_needs_both_folders(model):
+    with pytest.raises(InputError, match="needs LR and HR"):
+        evaluate(model, BenchmarkParams(data="pairs"))
+
+
+def _crops(folder, out, size=256):
+    """256 x 256 crops of the GigaDB low/high-SNR pairs, written to a temporary folder."""
+    for name in ("mito-confocal", "nucleus"):
+        for snr in ("lowsnr", "highsnr"):
+            data = read_image(folder / f"{name}_{snr}.png").data[:size, :size]
+            write_tiff(out / snr / f"{name}_{snr}.tif", data, "YX", {})
+    return out / "lowsnr", out / "highsnr"
+
+
+def test_semi_synthetic_evaluation_on_a_real_pair_end_to_end(shared_data, tmp_path, capsys):
+    low, high = _crops(shared_data / "gigadb_hagen_pairs", tmp_path / "data")
+    out = tmp_path / "report"
+    argv = ["benchmark", "--data", "semi-synthetic", "--lr", str(low), "--hr", str(high)]
+    argv += ["--lr-token", "lowsnr", "--hr-token", "highsnr", "--no-tta", "--out", str(out)]
+    assert main(argv) == 0
+    assert "report.html" in capsys.readouterr().out
+    record = json.loads((out / "benchmark.json").read_text())
+    assert record["data"]["kind"] == "semi-synthetic"
+    assert {r["image"] for r in record["scores"]} == {"mito-confocal_lowsnr", "nucleus_lowsnr"}
+    assert "Semi-synthetic" in (out / "report.html").read_text()
+    assert record["two_point"] is None  # targets exist only for phantoms
+
+
+def test_semi_synthetic_refuses_pairs_at_two_pixel_sizes(model, tmp_path):
+    write_tiff(tmp_path / "lr" / "a.tif", np.zeros((32, 32), np.uint8), "YX", {})
+    write_tiff(tmp_path / "hr" / "a.tif", np.zeros((128, 128), np.uint8), "YX", {})
+    with pytest.raises(InputError, match="one pixel size") as info:
+        evaluate(model, BenchmarkParams(data="semi-synthetic"), tmp_path / "lr", tmp_path / "hr")
+    assert "a.tif" in str(info.value)
+    write_tiff(tmp_path / "other" / "b.tif", np.zeros((128, 128), np.uint8), "YX", {})
+    with pytest.raises(PairingError, match="b.tif"):
+        evaluate(model, BenchmarkParams(data="pairs"), tmp_path / "lr", tmp_path / "other")
+
+
+def test_single_pair_warns_that_the_baseline_saw_the_test_image(model, tmp_path):
+    rng = np.random.default_rng(0)
+    hr = (rng.random((128, 128)) * 200).astype(np.uint8)
+    write_tiff(tmp_path / "lr" / "a.tif", hr[::4, ::4], "YX", {})
+    write_tiff(tmp_path / "hr" / "a.tif", hr, "YX", {})
+    result = evaluate(
+        model, BenchmarkParams(data="pairs", tta=False), tmp_path / "lr", tmp_path / "hr"
+    )
+    assert any("tuned on the image it is scored on" in w for w in result.warnings)
+    assert sample_model_path().is_file()

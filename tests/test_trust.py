@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from pssr_nb.model_file import load_sample_model
+from pssr_nb.trust import flat_noise_check, structure_sd, uncertainty_calibration
+
+
+def test_structure_sd_ignores_pixel_noise_but_not_blobs():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.1, (128, 128))
+    blobs = noise.copy()
+    blobs[20:36, 20:36] += 0.5
+    assert structure_sd(np.full((64, 64), 0.3), 4) < 1e-12
+    assert structure_sd(noise, 4) < 0.25 * noise.std()
+    assert structure_sd(blobs, 4) > 2 * structure_sd(noise, 4)
+
+
+def test_uncertainty_that_ranks_the_error_scores_high_and_noise_scores_zero():
+    rng = np.random.default_rng(1)
+    error = rng.random(20000)
+    assert uncertainty_calibration(2 * error, error)["spearman"] == pytest.approx(1.0)
+    assert abs(uncertainty_calibration(rng.random(20000), error)["spearman"]) < 0.05
+    bins = uncertainty_calibration(error, error, bins=5)["bins"]
+    assert len(bins) == 5 and bins[0]["error"] < bins[-1]["error"]
+
+
+def test_flat_noise_check_runs_the_model_on_its_training_noise():
+    model = load_sample_model()
+    result = flat_noise_check(model, levels=(0.3, 0.7), size=32)
+    assert [r["level"] for r in result["rows"]] == [0.3, 0.7]
+    for row in result["rows"]:
+        assert all(np.isfinite(v) and v >= 0 for v in row.values())
+        assert row["input_sd"] > 0.01  # the input really is noisy
+    assert result["images"]["model"].shape == (128, 128)
+    assert "poisson" in result["crappifier"]
