@@ -46,6 +46,8 @@ from .trust import flat_noise_check, uncertainty_calibration
 from .two_point import two_point_test
 
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
+#: Smaller settings for quick mode (CI, a first look).
+QUICK = {"size": 128, "n_images": 1}
 #: A shift against the reference above this many pixels (and beyond twice its
 #: measurement error) is a geometry error.
 SHIFT_LIMIT_PX = 0.1
@@ -157,22 +159,27 @@ def phantom_cases(model: TrainedModel, params: BenchmarkParams) -> list[Case]:
     return cases
 
 
-def file_cases(
-    model: TrainedModel,
-    params: BenchmarkParams,
+def match_files(
     lr: str | Path | Sequence[str | Path],
     hr: str | Path | Sequence[str | Path],
-) -> list[Case]:
-    """Real pairs (``pairs``) or low/high-SNR pairs (``semi-synthetic``) with their predictions."""
+    params: BenchmarkParams,
+) -> list[tuple[Path, Path]]:
+    """LR and HR files or folders paired by name (with the tokens of ``params``)."""
     from .data import match_pairs
     from .io import image_files
 
-    s = model.config.scale
     lr_files = [f for p in ([lr] if isinstance(lr, (str, Path)) else lr) for f in image_files(p)]
     hr_files = [f for p in ([hr] if isinstance(hr, (str, Path)) else hr) for f in image_files(p)]
-    pairs = match_pairs(lr_files, hr_files, params.lr_token or None, params.hr_token or None)
+    return match_pairs(lr_files, hr_files, params.lr_token or None, params.hr_token or None)
+
+
+def file_cases(
+    model: TrainedModel, params: BenchmarkParams, pairs: Sequence[tuple[Path, Path]]
+) -> list[Case]:
+    """Real pairs (``pairs``) or low/high-SNR pairs (``semi-synthetic``) with their predictions."""
+    s = model.config.scale
     cases = []
-    for lr_path, hr_path in pairs:
+    for lr_path, hr_path in ((Path(a), Path(b)) for a, b in pairs):
         low, high = read_image(lr_path), read_image(hr_path)
         lr_data = np.asarray(low.data, np.float32)
         if params.data == "semi-synthetic":
@@ -404,6 +411,7 @@ def evaluate(
     params: BenchmarkParams | None = None,
     lr: str | Path | Sequence[str | Path] | None = None,
     hr: str | Path | Sequence[str | Path] | None = None,
+    pairs: Sequence[tuple[str | Path, str | Path]] | None = None,
 ) -> BenchmarkResult:
     """Run every check of a benchmark and return the measurements (no files written).
 
@@ -414,6 +422,8 @@ def evaluate(
     lr, hr : path or paths, optional
         For ``pairs`` and ``semi-synthetic``: LR (or low-SNR) and HR (or high-SNR) files or
         folders, paired by name.
+    pairs : sequence of (path, path), optional
+        Instead of ``lr`` and ``hr``: the (LR, HR) file pairs themselves.
     """
     params = params or BenchmarkParams()
     if params.data not in DATA_KINDS:
@@ -422,12 +432,12 @@ def evaluate(
     if params.data == "phantoms":
         cases = phantom_cases(model, params)
     else:
-        if lr is None or hr is None:
+        if pairs is None and (lr is None or hr is None):
             raise InputError(
                 f"data={params.data!r} needs LR and HR images.",
                 fix="Give the LR (low-SNR) and HR (high-SNR) folders, or use data='phantoms'.",
             )
-        cases = file_cases(model, params, lr, hr)
+        cases = file_cases(model, params, pairs or match_files(lr, hr, params))
     if not cases:
         raise InputError("No images to benchmark.", fix="Check the folders.")
     warnings = add_baselines(cases, model, params)
@@ -490,12 +500,13 @@ def run(
     lr: str | Path | Sequence[str | Path] | None = None,
     hr: str | Path | Sequence[str | Path] | None = None,
     overwrite: bool = False,
+    pairs: Sequence[tuple[str | Path, str | Path]] | None = None,
 ) -> BenchmarkResult:
     """Benchmark a model file and write the report (``report.html``, JSON, CSV) to ``out_dir``."""
     from .report import write_report
 
     model = TrainedModel.load(model_path)
-    result = evaluate(model, params, lr, hr)
+    result = evaluate(model, params, lr, hr, pairs)
     result.settings["model_file"] = str(model_path)
     write_report(result, out_dir, overwrite)
     return result

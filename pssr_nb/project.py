@@ -64,18 +64,33 @@ def open_project(drive: bool = True) -> Project:
     return Project()
 
 
+MODEL_CHOICE = (
+    "A model file (.pt), a PSSR2 .pth to import, or 'em_x4' (the shipped sample). "
+    "Empty: the model trained in notebook 03, else the sample."
+)
+
+
 @dataclasses.dataclass
 class InferChoice:
     """Which model to apply to which images (notebook 04)."""
 
-    model: str = param(
-        "",
-        "A model file (.pt), a PSSR2 .pth to import, or 'em_x4' (the shipped sample). "
-        "Empty: the model trained in notebook 03, else the sample.",
-    )
+    model: str = param("", MODEL_CHOICE)
     images: str = param(
         "", "LR image file or folder to super-resolve. Empty: the held-out sample scans."
     )
+
+
+@dataclasses.dataclass
+class BenchmarkChoice:
+    """Which model to benchmark on which real images (notebook 05)."""
+
+    model: str = param("", MODEL_CHOICE)
+    lr: str = param(
+        "",
+        "For real data: the LR (or low-SNR) file or folder. Empty: the pairs recorded in "
+        "notebook 01, else the held-out sample pairs.",
+    )
+    hr: str = param("", "For real data: the HR (or high-SNR) file or folder, paired by name.")
 
 
 class Project:
@@ -240,6 +255,26 @@ class Project:
         return match_pairs(
             files(lr), files(self.hr()), self.get("lr_token") or None, self.get("hr_token") or None
         )
+
+    def test_pairs(
+        self, lr: str = "", hr: str = "", lr_token: str = "", hr_token: str = ""
+    ) -> list[tuple[Path, Path]]:
+        """(LR, HR) pairs to benchmark on: the given folders, else the recorded or held-out pairs."""
+        from .data import match_pairs
+        from .io import image_files as files
+
+        if lr or hr:
+            if not (lr and hr):
+                raise InputError(
+                    "Give both an LR and an HR folder (or neither).",
+                    path=lr or hr,
+                    fix="Fill in both paths, or leave both empty for the recorded pairs.",
+                )
+            return match_pairs(files(lr), files(hr), lr_token or None, hr_token or None)
+        if self.get("paired_lr") is not None:
+            return self.pairs()
+        test = self.sample_data()["test"]
+        return match_pairs(files(test / "lr"), files(test / "hr"))
 
     def hr(self) -> Path:
         """The recorded HR images, else the sample training phantoms."""

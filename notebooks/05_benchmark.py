@@ -1,0 +1,252 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Benchmark: how good is the model, measured how?
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pssr-nb/pssr_nb/blob/main/notebooks/05_benchmark.ipynb)
+#
+# ## 0. About
+# **Goal.** Put numbers on a model, the way a sceptical reviewer would ask for them:
+# - scores (PSNR, SSIM, MS-SSIM, NRMSE) **beside honest baselines** — interpolation of the
+#   same samples, and interpolation plus a tuned Gaussian — per image and mean ± SD;
+# - **resolution in nm**, measured two ways: Fourier ring correlation and a two-point /
+#   line-pair test on a simulated resolution target;
+# - **hallucination checks**: structure invented from pure noise, and small objects invented
+#   or lost;
+# - whether the model's **uncertainty** points at its errors.
+#
+# You cannot create information that is not in the data. A network can only fill in detail
+# that its training images made likely — which is why every number here sits next to what
+# interpolation achieves, and why the checks look for invented structure.
+#
+# **Time.** About a minute on a laptop CPU for the phantoms; real images add seconds per
+# megapixel.
+#
+# **You get.** `benchmark/run_NNN/report.html` — one self-contained file with every table and
+# figure — plus `benchmark.json`, `scores.csv` and `summary.csv`.
+
+# %% [markdown]
+# ## 1. Setup
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython are kept
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pssr_nb import benchmark
+from pssr_nb import report_figures as figures
+from pssr_nb.files import next_run_folder
+from pssr_nb.lessons import format_rows
+from pssr_nb.model_file import TrainedModel
+from pssr_nb.plotting import image_grid
+from pssr_nb.project import BenchmarkChoice, open_project, quick_mode
+from pssr_nb.report import write_report
+from pssr_nb.ui import Form
+
+project = open_project()
+print(project.folder.resolve(), "| quick mode:", quick_mode())
+
+# %% [markdown]
+# ## 2. Data and model
+# Three kinds of test data (the `data` setting in section 3):
+# - `phantoms` — fresh simulated fields the model never saw, scored against the **noiseless
+#   truth**. Only here do the resolution target, known small objects and repeat scans exist.
+# - `pairs` — your real LR/HR pairs, scored against the HR scan (which is noisy itself).
+# - `semi-synthetic` — real low-/high-SNR images at **one** pixel size: the LR input is the
+#   low-SNR image decimated by the scale. Real noise, simulated undersampling.
+#
+# `model` empty uses the model from notebook 03, else the shipped sample. `lr` and `hr`
+# empty use the pairs recorded in notebook 01, else the held-out sample pairs.
+
+# %%
+choice_form = Form(BenchmarkChoice)
+choice_form
+
+# %%
+choice = choice_form.params()
+model_path = project.model_path(choice.model)
+model = TrainedModel.load(model_path)
+print(model.describe())
+
+# %% [markdown]
+# ## 3. The step: benchmark
+# **Normalisation** decides what counts as error. `care` (the default, as CARE and PSSR)
+# fits each output to the percentile-normalised reference by a straight line first, so a
+# brightness or offset difference is not an error; `fixed` compares values as they are.
+#
+# **Baselines** put each LR sample back *where it was acquired* — a point scan samples the
+# corner of each large pixel, not its centre — so the model is compared with the best
+# interpolation of the same samples. `bicubic+gaussian` also smooths, with a width tuned on
+# other images (never the one scored). A model that does not beat it has learnt to denoise
+# at best.
+#
+# **Registration.** Each output's shift against the reference is measured; more than 0.1 px
+# (beyond twice its measurement error) is flagged as a geometry error.
+
+# %%
+form = Form(benchmark.BenchmarkParams, **(benchmark.QUICK if quick_mode() else {}))
+form
+
+# %%
+params = form.params()
+pairs = None
+if params.data != "phantoms":
+    pairs = project.test_pairs(choice.lr, choice.hr, params.lr_token, params.hr_token)
+result = benchmark.evaluate(model, params, pairs=pairs)
+print(
+    format_rows(
+        [
+            {k: r[k] for k in ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")}
+            for r in result.summary
+        ]
+    )
+)
+for warning in result.warnings:
+    print("warning:", warning)
+
+# %% [markdown]
+# ## 4. Inspect
+# ### Scores and images
+# Bars are mean ± SD over images. Then the first image as each method shows it.
+
+# %%
+figures.scores_figure(result.summary)
+plt.show()
+first = result.cases[0]
+image_grid({"LR input": first.lr, **first.outputs, "reference": first.reference}, ncols=4, size=2.6)
+plt.show()
+# %% [markdown]
+# Where are the errors? Bright in the error map, dark in the SSIM map. Do the model's errors
+# sit on the same structures as bicubic's, or has it made new ones?
+
+# %%
+figures.maps_figure(result.maps)
+plt.show()
+# %% [markdown]
+# ### Resolution, measured
+# **Fourier ring correlation** compares two images ring by ring in frequency; the resolution
+# is the period where the correlation falls below 1/7. Left: each output against the
+# reference. Right (phantoms): two independent scans of the same field, each processed —
+# what the data themselves support.
+
+# %%
+print(
+    format_rows(
+        [
+            {"comparison": k, "method": m, **c.summary()}
+            for k, v in result.frc.items()
+            for m, c in v.items()
+        ]
+    )
+)
+figures.frc_figure(result.frc)
+plt.show()
+# %% [markdown]
+# **Two-point and line-pair test.** Pairs of points and lines at graded separations; a pair
+# is resolved when the profile through it dips by 26.5 % between the two (Rayleigh). The
+# table gives the smallest separation each method resolves: *this* is the answer to "how much
+# super-resolution?" (phantoms only).
+
+# %%
+if result.two_point:
+    print(format_rows(result.two_point["rows"]))
+    figures.two_point_figure(result.two_point)
+    plt.show()
+
+# %% [markdown]
+# ### Hallucination checks
+# **Structure from nothing.** Flat fields with microscope noise only. Anything the model shows
+# beyond what bicubic shows of the same noise was invented.
+
+# %%
+print(format_rows(result.flat_noise["rows"]))
+image_grid(result.flat_noise["images"], size=2.6)
+plt.show()
+# %% [markdown]
+# **Known small objects** (phantoms): vesicles or puncta detected with one detector and one
+# threshold in every output. `fp` are invented objects, `fn` lost ones; the `truth` row is the
+# detector's own limit.
+
+# %%
+if result.detection:
+    print(format_rows(result.detection["rows"]))
+
+# %% [markdown]
+# ### Uncertainty
+# With `tta`, the spread of the 8 flipped and rotated predictions. A useful uncertainty is
+# high where the error is high (Spearman rho near 1); near 0 it cannot tell you where to doubt.
+
+# %%
+if result.uncertainty is not None:
+    from pssr_nb.metrics import care_fit
+
+    a, b, target = care_fit(first.outputs["model"], first.reference)
+    error = np.abs(a * first.outputs["model"] + b - target)
+    figures.uncertainty_figure(result.uncertainty, abs(a) * first.uncertainty, error)
+    plt.show()
+
+# %% [markdown]
+# ## 5. Save & next step
+# One HTML file with every figure embedded, plus the numbers as JSON and CSV. Open
+# `report.html` in a browser, or attach it to your lab notebook.
+
+# %%
+out = next_run_folder(project.folder / "benchmark")
+paths = write_report(result, out)
+project.record("benchmark", report=paths["report.html"], model=model_path)
+print(paths["report.html"])
+assert paths["report.html"].stat().st_size > 10_000
+assert all(np.isfinite(r["psnr_mean"]) for r in result.summary)
+assert {"model", "bicubic"} <= {r["method"] for r in result.summary}
+
+# %% [markdown]
+# ## 6. Exercises
+# 1. Switch `normalization` to `fixed`. Which scores change, and why does the HR scan still
+#    score well against the truth on phantoms?
+# 2. Does the model beat `bicubic+gaussian`? If not, what has it learnt?
+# 3. Benchmark on real data: set `data` to `semi-synthetic` and give the low-SNR and high-SNR
+#    images of one field (e.g. the GigaDB pairs; `lr_token` = `lowsnr`, `hr_token` =
+#    `highsnr`). What does the report say about where the LR came from?
+
+# %% tags=["solution"]
+import dataclasses
+
+fixed = benchmark.evaluate(
+    model, dataclasses.replace(params, normalization="fixed", tta=False), pairs=pairs
+)
+for care_row, fixed_row in zip(result.summary, fixed.summary, strict=True):
+    print(
+        f"{care_row['method']:18s} care {care_row['psnr_mean']:6.2f} dB   fixed {fixed_row['psnr_mean']:6.2f} dB"
+    )
+
+# %% [markdown]
+# ## 7. Troubleshooting
+# - *"data='pairs' needs LR and HR images"* — give both folders in section 2, or record
+#   pairs in notebook 01.
+# - *"A semi-synthetic pair needs one pixel size"* — the low- and high-SNR images must have
+#   the same size; for LR/HR pairs at two pixel sizes use `pairs`.
+# - *"Some files have no partner with a matching name"* — LR and HR files pair by name; set
+#   `lr_token`/`hr_token` to the parts that differ (e.g. `lowsnr`/`highsnr`).
+# - *A geometry-error warning* — the output is shifted against the reference: a model trained
+#   with another sampling offset, or a real pair that is not registered (check it in
+#   notebook 01).
+# - *"Refusing to overwrite an existing benchmark report"* — each run writes a new
+#   `benchmark/run_NNN`; only old folders given by hand hit this.
