@@ -103,6 +103,23 @@ def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
     ]
 
 
+def test_benchmark_pairs_are_given_recorded_or_the_held_out_sample(tmp_path):
+    import numpy as np
+
+    from pssr_nb.io import write_tiff
+
+    project = Project(tmp_path / "p")
+    held_out = project.test_pairs()
+    assert held_out and all(lr.parent.parent.name == "test" for lr, _ in held_out)
+    assert not set(held_out) & set(project.pairs())  # never the training pairs
+    write_tiff(tmp_path / "lr" / "a_low.tif", np.zeros((8, 8), np.uint8), "YX")
+    write_tiff(tmp_path / "hr" / "a_high.tif", np.zeros((8, 8), np.uint8), "YX")
+    given = project.test_pairs(str(tmp_path / "lr"), str(tmp_path / "hr"), "low", "high")
+    assert [(a.name, b.name) for a, b in given] == [("a_low.tif", "a_high.tif")]
+    with pytest.raises(InputError, match="both"):
+        project.test_pairs(str(tmp_path / "lr"))
+
+
 def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
     """In training units (the HR's percentiles), not the simulator's physical ones."""
     from pssr_nb.calibrate import PointScanParams
