@@ -27,32 +27,21 @@ def psnr(pred: np.ndarray, truth: np.ndarray, data_range: float) -> float:
     return float(skm.peak_signal_noise_ratio(truth, pred, data_range=data_range))
 
 
+#: Wang et al. (2004): Gaussian window of sigma 1.5, population statistics.
+_SSIM_SETTINGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+
+
 def ssim(pred: np.ndarray, truth: np.ndarray, data_range: float) -> float:
     """Structural similarity (Gaussian-weighted, as in Wang et al. 2004) of 2-D images."""
     pred, truth = _check(pred, truth)
-    return float(
-        skm.structural_similarity(
-            truth,
-            pred,
-            data_range=data_range,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
-    )
+    return float(skm.structural_similarity(truth, pred, data_range=data_range, **_SSIM_SETTINGS))
 
 
 def ssim_map(pred: np.ndarray, truth: np.ndarray, data_range: float) -> np.ndarray:
-    """The local SSIM of every pixel (the map whose mean is :func:`ssim`)."""
+    """The local SSIM of every pixel (:func:`ssim` is its mean away from the border)."""
     pred, truth = _check(pred, truth)
     _, full = skm.structural_similarity(
-        truth,
-        pred,
-        data_range=data_range,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-        full=True,
+        truth, pred, data_range=data_range, full=True, **_SSIM_SETTINGS
     )
     return full.astype(np.float32)
 

@@ -59,3 +59,16 @@ def test_each_image_and_tile_gets_its_own_score(images):
     summary = mean_sd(tiles)
     assert summary["psnr_mean"] == pytest.approx(np.mean([t["psnr"] for t in tiles]))
     assert summary["psnr_sd"] > 0
+
+
+def test_ssim_map_averages_to_ssim_and_care_fit_undoes_gain_and_offset():
+    from pssr_nb.metrics import care_fit, ssim, ssim_map
+
+    rng = np.random.default_rng(3)
+    truth = rng.random((64, 64))
+    pred = truth + rng.normal(0, 0.1, truth.shape)
+    assert float(ssim_map(pred, truth, 1.0).mean()) == pytest.approx(
+        ssim(pred, truth, 1.0), abs=1e-3
+    )
+    a, b, target = care_fit(5 * truth + 2, truth)
+    np.testing.assert_allclose(a * (5 * truth + 2) + b, target, atol=1e-9)
