@@ -131,3 +131,14 @@ def test_single_pair_warns_that_the_baseline_saw_the_test_image(model, tmp_path)
     )
     assert any("tuned on the image it is scored on" in w for w in result.warnings)
     assert sample_model_path().is_file()
+
+
+def test_the_notebook_form_values_are_what_the_benchmark_runs_with(model):
+    from pssr_nb.ui import Form
+
+    form = Form(BenchmarkParams)
+    form.set(n_images=1, size=64, tta=False, normalization="fixed")
+    result = evaluate(model, form.params())
+    assert result.data["images"] == ["em_1000"]
+    assert result.cases[0].reference.shape == (64, 64)
+    assert result.uncertainty is None and result.settings["params"]["normalization"] == "fixed"
