@@ -196,11 +196,7 @@ if result.detection:
 
 # %%
 if result.uncertainty is not None:
-    from pssr_nb.metrics import care_fit
-
-    a, b, target = care_fit(first.outputs["model"], first.reference)
-    error = np.abs(a * first.outputs["model"] + b - target)
-    figures.uncertainty_figure(result.uncertainty, abs(a) * first.uncertainty, error)
+    figures.uncertainty_figure(result.uncertainty, *benchmark.uncertainty_and_error(first))
     plt.show()
 
 # %% [markdown]

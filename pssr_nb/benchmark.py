@@ -307,6 +307,13 @@ def maps(case: Case, methods: Sequence[str] = ("model", "bicubic")) -> dict[str,
     return out
 
 
+def uncertainty_and_error(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """The model's TTA uncertainty and its absolute error, both on the CARE scale."""
+    a, b, target = care_fit(case.outputs["model"], case.reference)
+    error = np.abs(a * case.outputs["model"] + b - target)
+    return abs(a) * case.uncertainty, error
+
+
 def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict[str, Any]:
     """FRC of each output against the reference and, on phantoms, between independent repeats."""
     keep = [m for m in ("bicubic", "model", "HR scan") if m in case.outputs]
@@ -460,9 +467,7 @@ def evaluate(
         )
     uncertainty = None
     if first.uncertainty is not None:
-        a, b, target = care_fit(first.outputs["model"], first.reference)
-        error = np.abs(a * first.outputs["model"] + b - target)
-        uncertainty = uncertainty_calibration(abs(a) * first.uncertainty, error)
+        uncertainty = uncertainty_calibration(*uncertainty_and_error(first))
     data = {
         "kind": params.data,
         "images": [c.name for c in cases],

@@ -117,7 +117,7 @@ def figures(result) -> dict[str, bytes]:
 
     matplotlib.use("Agg", force=False)
     from . import report_figures as rf
-    from .metrics import care_fit
+    from .benchmark import uncertainty_and_error
     from .plotting import image_grid
 
     out = {"scores": figure_png(rf.scores_figure(result.summary))}
@@ -133,9 +133,7 @@ def figures(result) -> dict[str, bytes]:
         out["two_point"] = figure_png(rf.two_point_figure(result.two_point))
     out["flat_noise"] = figure_png(image_grid(result.flat_noise["images"], size=2.8))
     if result.uncertainty is not None:
-        a, b, target = care_fit(first.outputs["model"], first.reference)
-        error = np.abs(a * first.outputs["model"] + b - target)
-        fig = rf.uncertainty_figure(result.uncertainty, abs(a) * first.uncertainty, error)
+        fig = rf.uncertainty_figure(result.uncertainty, *uncertainty_and_error(first))
         out["uncertainty"] = figure_png(fig)
     return out
 
