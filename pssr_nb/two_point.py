@@ -27,7 +27,6 @@ from .errors import InputError
 
 #: Required dip (fraction of the weaker peak) for each criterion.
 CRITERIA = {"rayleigh": 0.265, "sparrow": 0.05}
-KINDS = ("points_x", "points_y", "lines")
 
 
 def _profile(image: np.ndarray, a: Sequence[float], b: Sequence[float], across: float):
