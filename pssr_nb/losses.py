@@ -29,12 +29,22 @@ def gaussian_window(
     return g / g.sum()
 
 
-def _filter(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Separable 'valid' Gaussian filtering of every channel."""
-    c = x.shape[1]
+def _band(n: int, window: torch.Tensor) -> torch.Tensor:
+    """``(n - k + 1, n)`` matrix whose product with a signal is its 'valid' filtering."""
     k = window.numel()
-    x = F.conv2d(x, window.reshape(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
-    return F.conv2d(x, window.reshape(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    rows = torch.arange(n - k + 1, device=window.device)[:, None]
+    band = torch.zeros(n - k + 1, n, device=window.device, dtype=window.dtype)
+    band[rows, rows + torch.arange(k, device=window.device)] = window
+    return band
+
+
+def _filter(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' Gaussian filtering of every channel.
+
+    Written as two matrix products rather than two 1-channel convolutions: the
+    products (and their gradients) are several times faster on CPUs and GPUs.
+    """
+    return _band(x.shape[-2], window) @ x @ _band(x.shape[-1], window).T
 
 
 def ssim_components(
@@ -42,10 +52,10 @@ def ssim_components(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM and mean contrast-structure term per image, shape ``(N,)`` each."""
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_x, mu_y = _filter(x, window), _filter(y, window)
-    sxx = _filter(x * x, window) - mu_x**2
-    syy = _filter(y * y, window) - mu_y**2
-    sxy = _filter(x * y, window) - mu_x * mu_y
+    mu_x, mu_y, xx, yy, xy = _filter(torch.stack([x, y, x * x, y * y, x * y]), window)
+    sxx = xx - mu_x**2
+    syy = yy - mu_y**2
+    sxy = xy - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     ssim = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs
     return ssim.flatten(1).mean(1), cs.flatten(1).mean(1)

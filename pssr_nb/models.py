@@ -61,6 +61,11 @@ class ModelConfig:
         ``(a, b)``: the layers see ``a * x + b`` and their output is mapped back by
         ``(y - b) / a``. Identity for pssr_nb models; imported PSSR2 models use it to
         reproduce PSSR2's fixed 8-bit scaling.
+    recon_channels : int
+        Channels of each HR pixel between the pixel shuffle and the output convolution;
+        0 means ``hidden[0]``, PSSR2's reconstruction. On the LR grid that layer has
+        ``scale^2 * recon_channels`` channels, so with PSSR2's choice it costs more than
+        the whole U-Net below it; the fast presets use a few channels instead.
     """
 
     hidden: tuple[int, ...] = (32, 64, 128, 256)
@@ -72,6 +77,7 @@ class ModelConfig:
     offset: float = 0.0
     input_norm: bool = False
     input_affine: tuple[float, float] = (1.0, 0.0)
+    recon_channels: int = 0
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -80,6 +86,8 @@ class ModelConfig:
             raise InputError(
                 f"scale must be >= 1 and frames odd, got scale={self.scale}, frames={self.frames}."
             )
+        if self.recon_channels < 0:
+            raise InputError(f"recon_channels must be >= 0, got {self.recon_channels}.")
         if len(self.hidden) < 1 or any(c < 1 for c in self.hidden):
             raise InputError(f"hidden must list positive channel counts, got {self.hidden}.")
         for a, b in zip(self.hidden, self.hidden[1:], strict=False):
@@ -108,8 +116,8 @@ class ModelConfig:
 
 #: Named presets. ``pssr2`` is PSSR2's published default ResUNet (about 60 M parameters).
 PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "none"},
-    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "none"},
+    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "none", "recon_channels": 4},
+    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "none", "recon_channels": 8},
     "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "none"},
     "pssr2": {
         "hidden": (64, 128, 256, 512, 1024),
@@ -161,12 +169,18 @@ class ResBlock(nn.Module):
 
 
 class Reconstruction(nn.Module):
-    """Expand to ``scale^2`` sub-pixel maps, pixel-shuffle, and project to the output."""
+    """Expand to ``scale^2`` sub-pixel maps, pixel-shuffle, and project to the output.
 
-    def __init__(self, in_channels: int, out_channels: int, hidden: int, scale: int):
+    ``channels`` maps per HR pixel (PSSR2 uses ``hidden``) feed the output convolution.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, hidden: int, scale: int, channels: int = 0
+    ):
         super().__init__()
-        self.pre = nn.Conv2d(hidden + in_channels, scale**2 * hidden, 3, padding=1)
-        self.conv = nn.Conv2d(hidden, out_channels, 3, padding=1)
+        channels = channels or hidden
+        self.pre = nn.Conv2d(hidden + in_channels, scale**2 * channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, out_channels, 3, padding=1)
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,7 +214,7 @@ class ResUNet(nn.Module):
         for i in range(n - 1):
             coarse, fine = c.hidden[n - 1 - i], c.hidden[n - 2 - i]
             self.decoder.append(ResBlock(coarse // 4 + fine, fine, c.depth, c.norm))
-        self.reconstruction = Reconstruction(c.frames, 1, c.hidden[0], c.scale)
+        self.reconstruction = Reconstruction(c.frames, 1, c.hidden[0], c.scale, c.recon_channels)
         if c.residual:  # start exactly at the interpolation baseline
             nn.init.zeros_(self.reconstruction.conv.weight)
             nn.init.zeros_(self.reconstruction.conv.bias)

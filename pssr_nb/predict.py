@@ -132,6 +132,7 @@ def tile_function(net: torch.nn.Module, device: torch.device, tta: bool = False,
 
     def fn(tiles: np.ndarray) -> tuple[np.ndarray, ...]:
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32)).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), autocast:
             outs = torch.stack([_dihedral_prediction(net, x, k).float() for k in transforms])
         mean = outs.mean(0)[:, 0].cpu().numpy()
@@ -165,7 +166,7 @@ def predict_normalized(
     """
     params = params or PredictParams()
     device = resolve_device(params.device)
-    net = model.network.to(device).eval()
+    net = model.network.to(device, memory_format=torch.channels_last).eval()
     plane = np.asarray(plane, np.float32)
     plane = plane[None] if plane.ndim == 2 else plane
     if plane.shape[0] != net.config.frames:
@@ -182,6 +183,7 @@ def predict_normalized(
         params.overlap,
         params.batch_size,
         2 if params.tta else 1,
+        net.config.multiple,
     )
     return maps[0], (maps[1] if params.tta else None)
 

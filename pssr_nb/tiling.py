@@ -1,8 +1,8 @@
 """Tiled application of a super-resolution function to images of any size.
 
-An LR plane is cut into overlapping tiles; the last tile of a row or column
-ends exactly at the image edge, so no pixel is dropped (PSSR2's stitching
-loses the right and bottom remainder). Each upsampled tile is weighted by a
+An LR plane is cut into the fewest overlapping tiles that cover it, spread
+evenly; the last tile of a row or column ends exactly at the image edge, so no
+pixel is dropped (PSSR2's stitching loses the right and bottom remainder). Each upsampled tile is weighted by a
 ramp over its overlap with a neighbour and the weights are normalised, so
 seams blend smoothly. Tiles are processed one row of tiles at a time into a
 buffer of ``tile`` LR rows: working memory depends on the tile size and the
@@ -11,6 +11,7 @@ image width, not the image height or the number of frames.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -21,15 +22,21 @@ from .errors import InputError
 TileFn = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 
 
-def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Start positions of tiles covering ``n`` pixels, the last ending at ``n``.
+def tile_layout(n: int, tile: int, overlap: int, multiple: int = 1) -> tuple[int, list[int]]:
+    """Size and start positions of the fewest tiles of at most ``tile`` pixels covering ``n``.
+
+    The tiles are spread evenly, each overlapping its neighbour by at least ``overlap``,
+    and shrunk to the smallest size (a multiple of ``multiple``, the network's) that
+    still covers ``n`` with that many tiles: no pixel is computed more often than needed.
 
     Examples
     --------
-    >>> tile_starts(100, 40, 8)
-    [0, 32, 60]
-    >>> tile_starts(30, 40, 8)
-    [0]
+    >>> tile_layout(100, 40, 8)
+    (39, [0, 30, 61])
+    >>> tile_layout(512, 128, 16, multiple=8)
+    (120, [0, 98, 196, 294, 392])
+    >>> tile_layout(30, 40, 8)
+    (30, [0])
     """
     if tile <= overlap or overlap < 0:
         raise InputError(
@@ -37,9 +44,11 @@ def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
             fix="Increase the tile size or reduce the overlap.",
         )
     if n <= tile:
-        return [0]
-    starts = list(range(0, n - tile, tile - overlap))
-    return starts + [n - tile]
+        return n, [0]
+    count = math.ceil((n - overlap) / (tile - overlap))
+    size = math.ceil((n + (count - 1) * overlap) / count)
+    size = min(tile, -(-size // multiple) * multiple)
+    return size, [round(i * (n - size) / (count - 1)) for i in range(count)]
 
 
 def blend_weights(start: int, size: int, n: int, overlap: int, scale: int) -> np.ndarray:
@@ -67,6 +76,7 @@ def apply_tiled(
     overlap: int = 16,
     batch_size: int = 8,
     n_outputs: int = 1,
+    multiple: int = 1,
 ) -> tuple[np.ndarray, ...]:
     """Apply ``fn`` to overlapping tiles of ``plane`` and blend the results.
 
@@ -85,6 +95,8 @@ def apply_tiled(
         Tiles per call of ``fn``.
     n_outputs : int
         How many maps ``fn`` returns (e.g. 2: a prediction and its uncertainty).
+    multiple : int
+        Tile sizes are kept to multiples of this (the network pads to it otherwise).
 
     Returns
     -------
@@ -93,8 +105,8 @@ def apply_tiled(
     """
     _, h, w = plane.shape
     s = scale
-    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    th, tw = min(tile, h), min(tile, w)
+    th, ys = tile_layout(h, tile, overlap, multiple)
+    tw, xs = tile_layout(w, tile, overlap, multiple)
     outs = [np.empty((h * s, w * s), np.float32) for _ in range(n_outputs)]
     wx = [blend_weights(x, tw, w, overlap, s) for x in xs]
     buf = [np.zeros((th * s, w * s), np.float32) for _ in range(n_outputs)]

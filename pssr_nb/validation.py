@@ -77,6 +77,7 @@ class ValidationSet:
         outs = []
         for i in range(0, len(self), self.batch_size):
             x = self.lr[i : i + self.batch_size].to(device)
+            x = x.contiguous(memory_format=torch.channels_last)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             outs.append(net(x).float().cpu())

@@ -10,7 +10,7 @@ from pssr_nb.model_file import TrainedModel
 from pssr_nb.models import ResUNet, config_for
 from pssr_nb.predict import PredictParams, before_after, predict_file, predict_image, run
 from pssr_nb.sampling import upsample
-from pssr_nb.tiling import apply_tiled, blend_weights, tile_starts
+from pssr_nb.tiling import apply_tiled, blend_weights, tile_layout
 
 
 def _model(preset="small", scale=4, frames=1, offset=0.0, active=True):
@@ -26,15 +26,21 @@ def _texture(shape, seed=0):
     return gaussian_filter(rng.random(shape), 2).astype(np.float32)
 
 
-@pytest.mark.parametrize("n,tile,overlap", [(100, 40, 8), (40, 40, 8), (7, 40, 8), (129, 32, 16)])
-def test_tiles_cover_everything_and_weights_blend_to_one(n, tile, overlap):
-    starts = tile_starts(n, tile, overlap)
-    size = min(tile, n)
+@pytest.mark.parametrize(
+    "n,tile,overlap,multiple",
+    [(100, 40, 8, 1), (40, 40, 8, 1), (7, 40, 8, 1), (129, 32, 16, 1), (512, 128, 16, 8)],
+)
+def test_tiles_cover_everything_and_weights_blend_to_one(n, tile, overlap, multiple):
+    size, starts = tile_layout(n, tile, overlap, multiple)
     covered = np.zeros(n * 2)
     for s in starts:
         covered[2 * s : 2 * (s + size)] += blend_weights(s, size, n, overlap, 2)
     assert starts[-1] + size == n and starts[0] == 0
     assert covered.min() > 0
+    assert size <= tile and (size % multiple == 0 or size == n)
+    # neighbours overlap by at least `overlap`, and no fewer tiles would do
+    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:], strict=False))
+    assert len(starts) == 1 or (len(starts) - 2) * (tile - overlap) + tile < n
     # the tiles touching the image edges keep full weight there: edge pixels are not faded out
     assert blend_weights(0, size, n, overlap, 2)[0] == 1
     assert blend_weights(starts[-1], size, n, overlap, 2)[-1] == 1
