@@ -93,6 +93,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     report = run(params, args.model, args.inputs, args.out, axes=args.axes)
     for rec in report["files"]:
         print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
+    for rec in report["failed"]:
+        print(f"{rec['input']}: SKIPPED, {rec['error']} {rec['fix'] or ''}", file=sys.stderr)
+    if report["failed"]:
+        raise SystemExit(1)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,22 @@ def _read_pixels(path: Path, read_args: dict) -> np.ndarray:
     return read_image(path, **read_args).data
 
 
+def _warn_if_not_finite(data: np.ndarray, path: Path | None) -> None:
+    """Warn, naming the file, when a float image holds NaN or Inf pixels."""
+    if np.asarray(data[:0]).dtype.kind != "f":
+        return
+    flat = np.asarray(data).reshape(-1)
+    chunk = 1 << 24  # bounded memory on large memory-mapped stacks
+    bad = sum(int((~np.isfinite(flat[i : i + chunk])).sum()) for i in range(0, flat.size, chunk))
+    if bad:
+        warnings.warn(
+            f"{path or 'image'}: {bad} of {flat.size} pixels are NaN or Inf; they are treated "
+            "as background (the low percentile). Check the export settings of the acquisition "
+            "software if this is unexpected.",
+            stacklevel=3,
+        )
+
+
 class Source:
     """One image viewed as ``(stacks, frames, Y, X)``.
 
@@ -155,6 +172,7 @@ class Source:
         frame_axis = frame_axis if frame_axis in image.axes else ""
         self.frame_axis = frame_axis
         self.normalization: Normalization = percentile_normalization(image.data, percentiles)
+        _warn_if_not_finite(image.data, self.path)
         if self._cache_key is not None:
             self.image = dataclasses.replace(
                 image, data=np.empty((0,) * image.data.ndim, image.data.dtype)

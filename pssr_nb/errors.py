@@ -8,6 +8,7 @@ Notebooks show these as one readable message instead of a long traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class PssrError(Exception):
@@ -56,3 +57,35 @@ class DownloadError(PssrError, OSError):
 
 class UnsafeArchiveError(DownloadError):
     """An archive tried to write outside its extraction folder."""
+
+
+class OutOfMemory(PssrError, MemoryError):
+    """The GPU (or computer) ran out of memory even with the smallest settings tried."""
+
+
+def _brief(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+    """IPython custom-exception handler: show the message, without the traceback.
+
+    ``_showtraceback`` is IPython's display hook for tracebacks (a Jupyter kernel sends
+    it as the cell's error output); the cell still counts as failed.
+    """
+    lines = [f"{etype.__name__}: {value}", "(pssr_nb stopped here; nothing was overwritten)"]
+    shell._showtraceback(etype, value, lines)
+    return lines
+
+
+def show_briefly_in_notebooks() -> bool:
+    """In IPython/Jupyter, show :class:`PssrError` as its message instead of a traceback.
+
+    Any other exception keeps its full traceback: those are bugs worth reporting.
+    Returns whether a notebook shell was found.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.set_custom_exc((PssrError,), _brief)
+    return True

@@ -54,10 +54,16 @@ class Normalization:
         return self.high - self.low
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """Map file units to float32 library units."""
-        return (
-            (np.asarray(x, dtype=np.float32) - np.float32(self.low)) / np.float32(self.span)
-        ).astype(np.float32, copy=False)
+        """Map file units to float32 library units.
+
+        NaN pixels become 0 (the low percentile: background) and infinities 0 or 1,
+        so one bad pixel cannot spread through a network.
+        """
+        y = (np.asarray(x, dtype=np.float32) - np.float32(self.low)) / np.float32(self.span)
+        y = y.astype(np.float32, copy=False)
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=0.0)
+        return y
 
     def invert(self, y: np.ndarray, dtype: str | np.dtype | None = None) -> np.ndarray:
         """Map library units back to file units.

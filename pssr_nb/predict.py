@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from . import __version__
 from .data import DIHEDRAL, Source, dihedral, frame_window, inverse_dihedral
 from .devices import autocast_for, resolve_device
-from .errors import InputError
+from .errors import InputError, OutOfMemory
 from .io import (
     ImageData,
     image_files,
@@ -175,17 +176,42 @@ def predict_normalized(
             fix="Give one plane per input frame of the model.",
         )
     fn = tile_function(net, device, params.tta, params.amp)
-    maps = apply_tiled(
-        fn,
-        plane,
-        net.config.scale,
-        params.tile,
-        params.overlap,
-        params.batch_size,
-        2 if params.tta else 1,
-        net.config.multiple,
+    tile, batch = params.tile, params.batch_size
+    while True:
+        try:
+            maps = apply_tiled(
+                fn,
+                plane,
+                net.config.scale,
+                tile,
+                params.overlap,
+                batch,
+                2 if params.tta else 1,
+                net.config.multiple,
+            )
+            return maps[0], (maps[1] if params.tta else None)
+        except torch.cuda.OutOfMemoryError:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            tile, batch = _smaller(tile, batch, params.overlap, net.config.multiple)
+            warnings.warn(
+                f"Out of GPU memory: retrying with tile {tile} and batch size {batch}. "
+                "Set these in the settings to skip the failed attempt next time.",
+                stacklevel=2,
+            )
+
+
+def _smaller(tile: int, batch: int, overlap: int, multiple: int) -> tuple[int, int]:
+    """Halve the batch, then the tile; raise :class:`OutOfMemory` when neither can shrink."""
+    if batch > 1:
+        return tile, batch // 2
+    if tile // 2 > max(overlap, multiple):
+        return tile // 2, batch
+    raise OutOfMemory(
+        f"Out of memory even with one tile of {tile} px per batch.",
+        fix="Run on the CPU (device='cpu'), free the GPU (restart the runtime), or reduce "
+        "the overlap.",
     )
-    return maps[0], (maps[1] if params.tta else None)
 
 
 def predict_image(
@@ -297,13 +323,23 @@ def run(
     """Super-resolve a file, a list of files or every image of a folder.
 
     Writes the images and ``predict.json`` (settings, model, per-file records) to ``out_dir``.
+    A file that cannot be used (damaged, wrong shape for the model) is skipped with a
+    warning and listed under ``"failed"``; the other files are still written.
     """
     model = TrainedModel.load(model_path)
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]
     start = time.perf_counter()
-    records = [predict_file(model, f, out_dir, params, axes) for f in files]
+    records, failed = [], []
+    for f in files:
+        try:
+            records.append(predict_file(model, f, out_dir, params, axes))
+        except InputError as exc:
+            if len(files) == 1:
+                raise
+            failed.append({"input": str(f), "error": exc.problem, "fix": exc.fix})
+            warnings.warn(f"Skipped {f}: {exc.problem}", stacklevel=2)
     report = {
         "pssr_nb_version": __version__,
         "params": to_dict(params),
@@ -311,6 +347,7 @@ def run(
         "model_config": model.config.to_dict(),
         "device": str(resolve_device(params.device)),
         "files": records,
+        "failed": failed,
         "seconds": round(time.perf_counter() - start, 3),
     }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -358,4 +395,7 @@ def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "seconds": r["seconds"],
         }
         for r in report["files"]
+    ] + [
+        {"input": Path(r["input"]).name, "in": "", "out": "SKIPPED: " + r["error"], "seconds": ""}
+        for r in report.get("failed", [])
     ]

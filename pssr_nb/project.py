@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .crappify import Crappifier
-from .errors import InputError
+from .errors import InputError, show_briefly_in_notebooks
 from .files import atomic_path
 from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model, sample_model_path
 from .params import param
@@ -54,8 +54,10 @@ def open_project(drive: bool = True) -> Project:
 
     A Colab runtime forgets its disk when it disconnects; a project on Drive keeps
     checkpoints, models and reports. Elsewhere (and with ``drive=False``) this is
-    :func:`default_folder`. ``$PSSR_NB_PROJECT`` always wins.
+    :func:`default_folder`. ``$PSSR_NB_PROJECT`` always wins. In a notebook, pssr_nb's
+    own errors are from then on shown as their message, without a traceback.
     """
+    show_briefly_in_notebooks()
     if in_colab() and drive and "PSSR_NB_PROJECT" not in os.environ:
         from google.colab import drive as colab_drive  # only importable on Colab
 

@@ -29,6 +29,7 @@ import functools
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from . import __version__
 from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_tiles, load_sources, split
 from .devices import autocast_for, resolve_device
-from .errors import InputError, ResumeMismatchError
+from .errors import InputError, OutOfMemory, ResumeMismatchError
 from .files import next_run_folder, run_folders
 from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
@@ -262,7 +263,7 @@ class _Run:
 
     def plan(self, budget_s: float, n_validations: int) -> None:
         """Fix the step count: from the params, or from timed steps on a throwaway copy."""
-        if self.total_steps <= 0:
+        if self.total_steps <= 0 or self.device.type == "cuda":  # on a GPU: also a memory probe
             net = copy.deepcopy(self.net)
             opt = torch.optim.AdamW(net.parameters(), lr=0.0)
             times = []
@@ -278,7 +279,8 @@ class _Run:
             val_s = time.perf_counter() - start
             step_s = float(np.median(times[1:]))
             usable = budget_s - (n_validations + 1) * val_s - 3 * step_s
-            self.total_steps = max(10, int(usable / step_s))
+            if self.total_steps <= 0:
+                self.total_steps = max(10, int(usable / step_s))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, functools.partial(warmup_cosine, total=self.total_steps)
         )
@@ -443,18 +445,6 @@ def run(
     """
     out = Path(out_dir)
     device = resolve_device(params.device)
-    params = effective_params(params, device)
-    if isinstance(hr, (list, tuple)) and hr and all(isinstance(s, Source) for s in hr):
-        sources = list(hr)
-    else:
-        sources = load_sources(hr)
-    if not isinstance(crappifier, Crappifier):
-        crappifier = Crappifier.load(crappifier) if crappifier else Crappifier.default(params.scale)
-    if crappifier.scale != params.scale:
-        raise InputError(
-            f"The crappifier downsamples by {crappifier.scale} but scale is {params.scale}.",
-            fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
-        )
     ckpt = out / CHECKPOINT
     if ckpt.exists() and not resume:
         raise InputError(
@@ -468,16 +458,48 @@ def run(
             path=ckpt,
             fix="Check the folder, or start a new run without resume.",
         )
+    state = read_safely(ckpt) if resume else None
+    if isinstance(state, dict) and params.batch_size == 0:  # "auto": what the run settled on
+        params = dataclasses.replace(params, batch_size=state["params"]["batch_size"])
+    params = effective_params(params, device)
+    if isinstance(hr, (list, tuple)) and hr and all(isinstance(s, Source) for s in hr):
+        sources = list(hr)
+    else:
+        sources = load_sources(hr)
+    if not isinstance(crappifier, Crappifier):
+        crappifier = Crappifier.load(crappifier) if crappifier else Crappifier.default(params.scale)
+    if crappifier.scale != params.scale:
+        raise InputError(
+            f"The crappifier downsamples by {crappifier.scale} but scale is {params.scale}.",
+            fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
+        )
     out.mkdir(parents=True, exist_ok=True)
-    state = None
-    if resume:
-        state = read_safely(ckpt)
+    if state is not None:
         _check_resumable(state, params, sources, ckpt)
     total_steps = int(state["total_steps"]) if state else params.steps
-    trainer = _Run(params, sources, crappifier, out, device, total_steps)
-    trainer.on_validate = on_validate
     started = time.perf_counter()
-    trainer.plan(params.minutes * 60, params.validations)
+    while True:
+        trainer = _Run(params, sources, crappifier, out, device, total_steps)
+        try:
+            trainer.plan(params.minutes * 60, params.validations)
+            break
+        except torch.cuda.OutOfMemoryError:
+            del trainer
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if params.batch_size <= 1 or state is not None:
+                raise OutOfMemory(
+                    f"Out of GPU memory with batch size {params.batch_size} of "
+                    f"{params.tile} px tiles.",
+                    fix="Use smaller tiles (tile), a smaller preset, or free the GPU by "
+                    "restarting the runtime.",
+                ) from None
+            params = dataclasses.replace(params, batch_size=params.batch_size // 2)
+            warnings.warn(
+                f"Out of GPU memory: training with batch size {params.batch_size} instead.",
+                stacklevel=2,
+            )
+    trainer.on_validate = on_validate
     if state is not None:
         trainer.restore(state)
     else:
@@ -636,6 +658,14 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     except KeyboardInterrupt:
         stopped = "interrupted"
         trainer.checkpoint()
+    except torch.cuda.OutOfMemoryError:
+        trainer.checkpoint()
+        raise OutOfMemory(
+            f"Out of GPU memory at step {trainer.step}; the run is saved in its checkpoint.",
+            path=trainer.out / CHECKPOINT,
+            fix="Run the training cell again to continue (memory is often free again), or "
+            "start a new run with a smaller batch_size or tile.",
+        ) from None
     finally:
         bar.close()
     return stopped
