@@ -104,3 +104,5 @@ assert all(s["psnr_mean"] == s["psnr_mean"] for s in report["summary"].values())
 # - *Training is slow*: lower `minutes`, or on Colab choose Runtime › Change runtime type › GPU.
 # - *"This folder already holds a training run"*: the quickstart continues an interrupted run
 #   automatically; a different run belongs in another project folder.
+# - pssr_nb's own errors appear as a short message (what, which file, the fix) instead of
+#   a traceback; the README's Troubleshooting table lists them all.

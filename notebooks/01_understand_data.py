@@ -195,3 +195,5 @@ print(format_rows(sampling_table(simulate("fluorescence", (64, 64), 4))))
 # - *Colour images* are converted to grey with a warning; choose a channel in Fiji first if
 #   the channels hold different stains.
 # - *No pixel size* — set it in Fiji (Image › Properties) and save as TIFF.
+# - *"… pixels are NaN or Inf"* (a warning) — those pixels are treated as background;
+#   check the export settings if you did not expect them.

@@ -175,6 +175,9 @@ max(val_rows, key=lambda r: float(r["val_psnr"]))["step"]
 #   to continue the old one, set the form back to its settings (see its `train.json`).
 # - *"The crappifier downsamples by … but scale is …"* — set `scale` to the crappifier's.
 # - *"tile … is larger than the image"* — lower `tile` (a multiple of `scale` × 8).
-# - *Out of memory on a GPU* — lower `batch_size` or `tile`, or choose a smaller preset.
+# - *"Out of GPU memory: training with batch size … instead"* (a warning) — the run
+#   continues with half the batch; set `batch_size` to that value to skip the retry.
+# - *"Out of GPU memory at step …; the run is saved"* — run the training cell again to
+#   continue, or start a new run with a smaller `batch_size`, `tile` or preset.
 # - *The validation PSNR stays at bicubic* — train longer, or check that the crappifier
 #   matches your LR images (notebook 02).

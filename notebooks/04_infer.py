@@ -141,6 +141,9 @@ print(saved.pixel_size, "nm;", "input:", read_image(report["files"][0]["input"])
 #   `infer/run_NNN`; this only appears if you point `predict.run` at an old folder.
 # - *"… frames but the model expects …"* — the model was trained on several neighbouring
 #   frames; give it a stack with that axis.
-# - *Out of memory* — lower `tile` or `batch_size`.
+# - *"Out of GPU memory: retrying with tile … and batch size …"* (a warning) — the
+#   prediction goes on with smaller pieces; set those values to skip the retry.
+# - *"Skipped … : Could not read this image"* (a warning) — that file is damaged; the
+#   others were written, and `predict.json` lists the skipped ones under `failed`.
 # - *The result looks worse than bicubic* — the model was trained for another microscope,
 #   pixel size or noise level; train (03) on images like these.

@@ -5,6 +5,8 @@ their test; the tests here cover the rest end to end, through the functions the
 notebooks and the CLI call.
 """
 
+import os
+import pickle
 import warnings
 from pathlib import Path
 
@@ -97,6 +99,22 @@ def test_a_multi_frame_model_on_a_single_image_says_what_it_needs():
         predict_image(_model(frames=3), np.zeros((32, 32), np.float32))
     with pytest.raises(InputError, match="takes 3 frames"):
         predict_normalized(_model(frames=3), np.zeros((32, 32), np.float32))
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch exploited_marker",))
+
+
+def test_a_malicious_pssr2_file_is_refused_not_run(tmp_path, monkeypatch):
+    from pssr_nb.pssr2_import import import_pssr2
+
+    monkeypatch.chdir(tmp_path)
+    with open(tmp_path / "model.pth", "wb") as fh:
+        pickle.dump({"encoder.0.conv.0.weight": _Exploit()}, fh, protocol=2)
+    with pytest.raises(InputError, match="could run code"):
+        import_pssr2(tmp_path / "model.pth")
+    assert not (tmp_path / "exploited_marker").exists()
 
 
 def test_a_foreign_checkpoint_is_not_resumed(hr_folder, tmp_path):
