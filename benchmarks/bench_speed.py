@@ -54,7 +54,14 @@ def main() -> None:
                     "pssr_nb large @ batch 4 x 512",
                     "pssr_nb",
                     "train",
-                    {"preset": "large", "steps": args.large_steps + 3, "batch": 4, "tile": 512},
+                    {
+                        "preset": "large",
+                        "steps": args.large_steps + 3,
+                        "batch": 4,
+                        "tile": 512,
+                        # whole 512 px images: hold out images, as PSSR2 does
+                        "train_params": {"split_by": "image"},
+                    },
                 )
             )
         jobs.append((f"pssr_nb {preset}", "pssr_nb", "infer", {"preset": preset}))

@@ -72,6 +72,7 @@ def pssr_nb_train(spec: dict[str, Any]) -> dict[str, Any]:
         checkpoint_minutes=1e9,
         device=spec.get("device", "auto"),
         seed=0,
+        **spec.get("train_params", {}),
     )
     result = run(params, spec["images"], spec["out"], progress=False)
     p = result.summary["params"]
@@ -107,13 +108,15 @@ def pssr_nb_infer(spec: dict[str, Any]) -> dict[str, Any]:
     params = PredictParams(device=spec.get("device", "auto"), **spec.get("predict", {}))
     base = peak_rss_mb()
     start = time.perf_counter()
-    out = predict_image(model, lr, params).to_dtype(spec.get("dtype", "float32"))
+    prediction = predict_image(model, lr, params)
+    out = prediction.to_dtype(spec.get("dtype", "float32"))
     sync(params.device)
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
         "out_mp_per_s": out.size / seconds / 1e6,
         "output_shape": list(out.shape),
+        "prediction_mb": prediction.data.nbytes / 2**20,
         "output_mb": out.nbytes / 2**20,
         "rss_before_mb": base,
     }
@@ -230,12 +233,14 @@ def pssr2_infer(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     with torch.no_grad():
         x = torch.from_numpy(lr.astype(np.float32) * 255)[None, None].to(device)
-        out = _pred_array(model(x))[0, 0]
+        prediction = model(x)
+        out = _pred_array(prediction)[0, 0]
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
         "out_mp_per_s": out.size / seconds / 1e6,
         "output_shape": list(out.shape),
+        "prediction_mb": prediction.numel() * 4 / 2**20,
         "output_mb": out.nbytes / 2**20,
         "rss_before_mb": base,
     }

@@ -72,11 +72,20 @@ class Normalization:
         bright prediction saturates rather than wrapping around.
         """
         out_dtype = np.dtype(dtype or self.dtype)
-        x = np.asarray(y, dtype=np.float64) * self.span + self.low
-        if np.issubdtype(out_dtype, np.integer):
-            info = np.iinfo(out_dtype)
-            x = np.clip(np.rint(x), info.min, info.max)
-        return x.astype(out_dtype)
+        y = np.asarray(y)
+        # float32 holds every 8/16-bit value exactly; wider types need float64
+        work = np.float64 if out_dtype.itemsize > 2 and out_dtype.kind in "iu" else np.float32
+        work = np.float64 if out_dtype == np.float64 else work
+        out = np.empty(y.shape, out_dtype)
+        flat_in, flat_out = y.reshape(-1), out.reshape(-1)
+        chunk = 1 << 22  # bounded temporaries for large images
+        for i in range(0, flat_in.size, chunk):
+            x = flat_in[i : i + chunk].astype(work) * work(self.span) + work(self.low)
+            if out_dtype.kind in "iu":
+                info = np.iinfo(out_dtype)
+                x = np.clip(np.rint(x), info.min, info.max)
+            flat_out[i : i + chunk] = x
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready representation."""

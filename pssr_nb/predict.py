@@ -145,7 +145,10 @@ def tile_function(net: torch.nn.Module, device: torch.device, tta: bool = False,
 
 
 def predict_normalized(
-    model: TrainedModel, plane: np.ndarray, params: PredictParams | None = None
+    model: TrainedModel,
+    plane: np.ndarray,
+    params: PredictParams | None = None,
+    out: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply the network to input already in its units, skipping the per-image normalisation.
 
@@ -159,6 +162,8 @@ def predict_normalized(
     plane : ndarray
         ``(frames, h, w)`` or, for a single-frame model, ``(h, w)``, in normalised units.
     params : PredictParams, optional
+    out : tuple of ndarray, optional
+        ``(H, W)`` float32 arrays to write the prediction (and uncertainty) into.
 
     Returns
     -------
@@ -188,6 +193,7 @@ def predict_normalized(
                 batch,
                 2 if params.tta else 1,
                 net.config.multiple,
+                out,
             )
             return maps[0], (maps[1] if params.tta else None)
         except torch.cuda.OutOfMemoryError:
@@ -252,11 +258,8 @@ def predict_image(
     for i in range(n_stacks):
         for t in range(n_frames):
             frames = frame_window(t, c.frames, n_frames) if c.frames > 1 else [t]
-            out[i, t], sd = predict_normalized(
-                model, src.normalization.apply(view[i, frames]), params
-            )
-            if unc is not None:
-                unc[i, t] = sd
+            targets = (out[i, t],) if unc is None else (out[i, t], unc[i, t])
+            predict_normalized(model, src.normalization.apply(view[i, frames]), params, targets)
     return Prediction(
         data=src.from_stack_view(out),
         uncertainty=None if unc is None else src.from_stack_view(unc),

@@ -77,6 +77,7 @@ def apply_tiled(
     batch_size: int = 8,
     n_outputs: int = 1,
     multiple: int = 1,
+    out: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Apply ``fn`` to overlapping tiles of ``plane`` and blend the results.
 
@@ -97,6 +98,9 @@ def apply_tiled(
         How many maps ``fn`` returns (e.g. 2: a prediction and its uncertainty).
     multiple : int
         Tile sizes are kept to multiples of this (the network pads to it otherwise).
+    out : tuple of ndarray, optional
+        ``n_outputs`` float32 arrays of shape ``(h*scale, w*scale)`` to write into (e.g.
+        planes of a stack's output), so no second output-sized array is made.
 
     Returns
     -------
@@ -107,7 +111,9 @@ def apply_tiled(
     s = scale
     th, ys = tile_layout(h, tile, overlap, multiple)
     tw, xs = tile_layout(w, tile, overlap, multiple)
-    outs = [np.empty((h * s, w * s), np.float32) for _ in range(n_outputs)]
+    if out is None:
+        out = tuple(np.empty((h * s, w * s), np.float32) for _ in range(n_outputs))
+    outs = list(out)
     wx = [blend_weights(x, tw, w, overlap, s) for x in xs]
     buf = [np.zeros((th * s, w * s), np.float32) for _ in range(n_outputs)]
     wsum = np.zeros((th * s, w * s), np.float32)
