@@ -175,14 +175,32 @@ def pssr2_setup(spec: dict[str, Any]):
     return model, dataset, loss, optim, scheduler
 
 
+def pssr2_train_until_stopped(spec, model, dataset, loss, optim, scheduler, tick) -> None:
+    """PSSR2's own ``train_paired``, ended by ``tick`` (called after each batch) raising Stop."""
+    from pssr.train import train_paired
+
+    try:
+        train_paired(
+            model,
+            dataset,
+            spec.get("batch", 4),
+            loss,
+            optim,
+            epochs=10_000,
+            device=spec.get("device", "cpu"),
+            scheduler=scheduler,
+            callbacks=[tick],
+        )
+    except Stop:
+        pass
+
+
 def _max_ssim_win(hr_res: int) -> int:  # as in pssr.__main__
     size = (hr_res - 1) // 16
     return size + 1 if size % 2 == 0 else size
 
 
 def pssr2_train(spec: dict[str, Any]) -> dict[str, Any]:
-    from pssr.train import train_paired
-
     model, dataset, loss, optim, scheduler = pssr2_setup(spec)
     device = spec.get("device", "cpu")
     times: list[float] = []
@@ -193,20 +211,7 @@ def pssr2_train(spec: dict[str, Any]) -> dict[str, Any]:
         if len(times) > spec["steps"]:
             raise Stop
 
-    try:
-        train_paired(
-            model,
-            dataset,
-            spec.get("batch", 4),
-            loss,
-            optim,
-            epochs=1000,
-            device=device,
-            scheduler=scheduler,
-            callbacks=[tick],
-        )
-    except Stop:
-        pass
+    pssr2_train_until_stopped(spec, model, dataset, loss, optim, scheduler, tick)
     warm = spec.get("warmup", 3)
     step_s = (times[-1] - times[warm - 1]) / (len(times) - warm)
     batch, tile = spec.get("batch", 4), dataset.hr_res
@@ -247,8 +252,6 @@ def pssr2_infer(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def pssr2_quality(spec: dict[str, Any]) -> dict[str, Any]:
-    from pssr.train import train_paired
-
     model, dataset, loss, optim, scheduler = pssr2_setup(spec)
     device = spec.get("device", "cpu")
     val = [np.load(p) for p in spec["val"]]
@@ -284,20 +287,7 @@ def pssr2_quality(spec: dict[str, Any]) -> dict[str, Any]:
             raise Stop
 
     evaluate()
-    try:
-        train_paired(
-            model,
-            dataset,
-            spec.get("batch", 4),
-            loss,
-            optim,
-            epochs=10_000,
-            device=device,
-            scheduler=scheduler,
-            callbacks=[tick],
-        )
-    except Stop:
-        pass
+    pssr2_train_until_stopped(spec, model, dataset, loss, optim, scheduler, tick)
     return {"points": points, "steps": clock["steps"], "device": device}
 
 
