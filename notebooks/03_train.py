@@ -80,7 +80,7 @@ plt.show()
 # ## 3. The step: train
 # The settings, with what each does:
 #
-# - `preset` — network size: `small` (1.9 M parameters) trains fastest; `medium` and
+# - `preset` — network size: `small` (1.75 M parameters) trains fastest; `medium` and
 #   `large` need a GPU to pay off.
 # - `minutes` — the budget. The number of steps is fixed from a short timing at the start,
 #   so the learning-rate schedule always completes.
