@@ -104,7 +104,7 @@ def _read_pixels(path: Path, read_args: dict) -> np.ndarray:
 
 def _warn_if_not_finite(data: np.ndarray, path: Path | None) -> None:
     """Warn, naming the file, when a float image holds NaN or Inf pixels."""
-    if np.asarray(data[:0]).dtype.kind != "f":
+    if data.dtype.kind != "f":
         return
     flat = np.asarray(data).reshape(-1)
     chunk = 1 << 24  # bounded memory on large memory-mapped stacks

@@ -60,10 +60,9 @@ class Normalization:
         so one bad pixel cannot spread through a network.
         """
         y = (np.asarray(x, dtype=np.float32) - np.float32(self.low)) / np.float32(self.span)
-        y = y.astype(np.float32, copy=False)
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
+        if not np.isfinite(y).all():
             y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=0.0)
-        return y
+        return y.astype(np.float32, copy=False)
 
     def invert(self, y: np.ndarray, dtype: str | np.dtype | None = None) -> np.ndarray:
         """Map library units back to file units.
@@ -73,17 +72,16 @@ class Normalization:
         """
         out_dtype = np.dtype(dtype or self.dtype)
         y = np.asarray(y)
+        integer = out_dtype.kind in "iu"
         # float32 holds every 8/16-bit value exactly; wider types need float64
-        work = np.float64 if out_dtype.itemsize > 2 and out_dtype.kind in "iu" else np.float32
-        work = np.float64 if out_dtype == np.float64 else work
+        work = np.float64 if out_dtype.itemsize > (2 if integer else 4) else np.float32
         out = np.empty(y.shape, out_dtype)
         flat_in, flat_out = y.reshape(-1), out.reshape(-1)
         chunk = 1 << 22  # bounded temporaries for large images
         for i in range(0, flat_in.size, chunk):
             x = flat_in[i : i + chunk].astype(work) * work(self.span) + work(self.low)
-            if out_dtype.kind in "iu":
-                info = np.iinfo(out_dtype)
-                x = np.clip(np.rint(x), info.min, info.max)
+            if integer:
+                x = np.clip(np.rint(x), np.iinfo(out_dtype).min, np.iinfo(out_dtype).max)
             flat_out[i : i + chunk] = x
         return out
 

@@ -2,11 +2,12 @@
 
 An LR plane is cut into the fewest overlapping tiles that cover it, spread
 evenly; the last tile of a row or column ends exactly at the image edge, so no
-pixel is dropped (PSSR2's stitching loses the right and bottom remainder). Each upsampled tile is weighted by a
-ramp over its overlap with a neighbour and the weights are normalised, so
-seams blend smoothly. Tiles are processed one row of tiles at a time into a
-buffer of ``tile`` LR rows: working memory depends on the tile size and the
-image width, not the image height or the number of frames.
+pixel is dropped (PSSR2's stitching loses the right and bottom remainder).
+Each upsampled tile is weighted by a ramp over its overlap with a neighbour
+and the weights are normalised, so seams blend smoothly. Tiles are processed
+one row of tiles at a time into a buffer of ``tile`` LR rows: working memory
+depends on the tile size and the image width, not the image height or the
+number of frames.
 """
 
 from __future__ import annotations
