@@ -67,3 +67,25 @@ def next_run_folder(parent: str | Path) -> Path:
     runs = run_folders(parent)
     number = int(runs[-1].name[4:]) + 1 if runs else 1
     return Path(parent) / f"run_{number:03d}"
+
+
+def remove_leftover_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_path` left beside ``path`` when killed.
+
+    A ``kill -9`` between writing the temporary file and renaming it leaves it behind
+    (a checkpoint's can be tens of MB). Call this only where no other process is
+    writing ``path`` at the same time, e.g. when resuming a run in its own folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "state.pt"
+    >>> _ = (target.parent / ".state.pt.k3x9.tmp").write_text("half")
+    >>> [p.name for p in remove_leftover_temporaries(target)]
+    ['.state.pt.k3x9.tmp']
+    """
+    path = Path(path)
+    leftovers = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers

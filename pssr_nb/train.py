@@ -42,7 +42,7 @@ from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_tiles, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError
-from .files import next_run_folder, run_folders
+from .files import next_run_folder, remove_leftover_temporaries, run_folders
 from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ResUNet, config_for, count_parameters
@@ -114,6 +114,8 @@ class TrainResult:
 
 #: ``on_validate(model, row) -> dict``: see :func:`run`.
 ValidationHook = Callable[[TrainedModel, dict[str, Any]], "dict[str, Any] | None"]
+#: A clock in seconds (``time.perf_counter``); tests inject a fake one.
+Clock = Callable[[], float]
 
 
 def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
@@ -168,9 +170,10 @@ class _Run:
         out: Path,
         device: torch.device,
         total_steps: int,
+        clock: Clock = time.perf_counter,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
-        self.out, self.device = out, device
+        self.out, self.device, self.clock = out, device, clock
         p = params
         torch.manual_seed(p.seed)
         config = config_for(p.preset, p.scale, p.frames, offset=crappifier.offset)
@@ -218,6 +221,7 @@ class _Run:
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.on_validate: ValidationHook | None = None
         self.hook_seconds = 0.0  # time spent in on_validate at the last validation
+        self.time_limit = float("inf")  # set by plan()
 
     # -- one step ----------------------------------------------------------
 
@@ -262,25 +266,32 @@ class _Run:
     # -- planning ----------------------------------------------------------
 
     def plan(self, budget_s: float, n_validations: int) -> None:
-        """Fix the step count: from the params, or from timed steps on a throwaway copy."""
+        """Fix the step count: from the params, or from timed steps on a throwaway copy.
+
+        A time budget also sets :attr:`time_limit`, the training seconds after which a
+        session stops early (a machine that became much slower than when it was timed).
+        """
+        self.time_limit = 1.5 * budget_s if self.params.steps <= 0 else float("inf")
         if self.total_steps <= 0 or self.device.type == "cuda":  # on a GPU: also a memory probe
             net = copy.deepcopy(self.net)
             opt = torch.optim.AdamW(net.parameters(), lr=0.0)
             times = []
             for i in range(3):
-                start = time.perf_counter()
+                start = self.clock()
                 self.train_step(net, opt, self.batch(i), i)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
-                times.append(time.perf_counter() - start)
+                times.append(self.clock() - start)
             del net, opt
-            start = time.perf_counter()
+            start = self.clock()
             self.validate(record=False)
-            val_s = time.perf_counter() - start
+            val_s = self.clock() - start
             step_s = float(np.median(times[1:]))
             usable = budget_s - (n_validations + 1) * val_s - 3 * step_s
             if self.total_steps <= 0:
                 self.total_steps = max(10, int(usable / step_s))
+                planned = self.total_steps * step_s + (n_validations + 1) * val_s
+                self.time_limit = 1.5 * max(budget_s, planned)  # the 10-step floor may need more
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, functools.partial(warmup_cosine, total=self.total_steps)
         )
@@ -301,9 +312,9 @@ class _Run:
         }
         self.hook_seconds = 0.0
         if record and self.on_validate is not None:
-            start = time.perf_counter()
+            start = self.clock()
             row.update(self.on_validate(self.trained_model(), dict(row)) or {})
-            self.hook_seconds = time.perf_counter() - start
+            self.hook_seconds = self.clock() - start
         if record:
             self.log(row)
             self.previews.add(self.step, prediction)
@@ -414,6 +425,8 @@ def run(
     callback: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = True,
     on_validate: ValidationHook | None = None,
+    *,
+    clock: Clock = time.perf_counter,
 ) -> TrainResult:
     """Train a model on HR images crappified on the fly.
 
@@ -437,6 +450,10 @@ def run(
         current :class:`TrainedModel` and the validation row; the dict it returns is
         added to the row. Use it to score your own held-out images during training.
         Its time is not counted in the row's ``seconds``.
+    clock : callable, optional
+        Seconds as a float; every time decision of the run (the step count of a time
+        budget, the time limit, checkpoint intervals, the ``seconds`` column) reads it.
+        Tests pass a fake clock so that nothing depends on how busy the machine is.
 
     Returns
     -------
@@ -476,10 +493,12 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     if state is not None:
         _check_resumable(state, params, sources, ckpt)
+        for name in (CHECKPOINT, "model_best.pt", "model_last.pt", PREVIEWS):
+            remove_leftover_temporaries(out / name)  # from a kill -9 during a write
     total_steps = int(state["total_steps"]) if state else params.steps
-    started = time.perf_counter()
+    started = clock()
     while True:
-        trainer = _Run(params, sources, crappifier, out, device, total_steps)
+        trainer = _Run(params, sources, crappifier, out, device, total_steps, clock)
         try:
             trainer.plan(params.minutes * 60, params.validations)
             break
@@ -517,7 +536,7 @@ def run(
         "total_steps": trainer.total_steps,
         "stopped": stopped,
         "training_seconds": round(trainer.elapsed, 2),
-        "wall_seconds_this_session": round(time.perf_counter() - started, 2),
+        "wall_seconds_this_session": round(clock() - started, 2),
         "images": [str(s.path or s.name) for s in sources],
         "crappifier": crappifier.to_dict(),
         "best": trainer.best,
@@ -602,18 +621,20 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     """Train to the planned step count; returns why it stopped."""
     from tqdm.auto import tqdm
 
-    p = trainer.params
+    p, clock = trainer.params, trainer.clock
     total = trainer.total_steps
     n_val = max(1, p.validations)  # evenly spaced, the last at the final step
     log_every = max(1, total // 500)
-    hard_limit = 1.5 * p.minutes * 60 if p.steps <= 0 else float("inf")
-    last_ckpt = time.perf_counter()
+    # The time limit holds for this session only: a resumed run gets the same allowance
+    # again, so a run stopped by the limit can always be continued to its end.
+    session_start = trainer.elapsed
+    last_ckpt = clock()
     losses: list[float] = []
     postfix: dict[str, str] = {}
     bar = tqdm(total=total, initial=trainer.step, disable=not progress, desc="training")
     stopped = "finished"
     try:
-        t0 = time.perf_counter()
+        t0 = clock()
         for hr in trainer.batches(trainer.step):
             losses.append(trainer.train_step(trainer.net, trainer.optimizer, hr, trainer.step))
             trainer.scheduler.step()
@@ -625,7 +646,7 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 rows.append(
                     {
                         "step": trainer.step,
-                        "seconds": round(trainer.elapsed + time.perf_counter() - t0, 2),
+                        "seconds": round(trainer.elapsed + clock() - t0, 2),
                         "kind": "train",
                         "loss": float(np.mean(losses)),
                         "learning_rate": trainer.scheduler.get_last_lr()[0],
@@ -634,8 +655,8 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 losses = []
                 trainer.log(rows[-1])
             if trainer.step * n_val // total > (trainer.step - 1) * n_val // total:
-                trainer.elapsed += time.perf_counter() - t0
-                t0 = time.perf_counter()
+                trainer.elapsed += clock() - t0
+                t0 = clock()
                 rows.append(trainer.validate())
                 t0 += trainer.hook_seconds
                 postfix["val_psnr"] = f"{rows[-1]['val_psnr']:.2f}"
@@ -643,15 +664,12 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
             for row in rows:
                 if callback:
                     callback(row)
-            trainer.elapsed += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            if (
-                time.perf_counter() - last_ckpt >= p.checkpoint_minutes * 60
-                or trainer.step == total
-            ):
+            trainer.elapsed += clock() - t0
+            t0 = clock()
+            if clock() - last_ckpt >= p.checkpoint_minutes * 60 or trainer.step == total:
                 trainer.checkpoint()
-                last_ckpt = t0 = time.perf_counter()
-            if trainer.elapsed > hard_limit and trainer.step < total:
+                last_ckpt = t0 = clock()
+            if trainer.elapsed - session_start > trainer.time_limit and trainer.step < total:
                 stopped = "time limit"
                 trainer.checkpoint()
                 break

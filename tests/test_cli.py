@@ -10,7 +10,7 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
     assert (
         main(
             ["demo", "--out", str(out), "--size", "128", "--n-train", "2", "--n-test", "2"]
-            + ["--minutes", "0.02"]
+            + ["--steps", "12"]
         )
         == 0
     )
@@ -33,7 +33,7 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
     nc = report["noise_check"]  # calibration finds the simulated microscope's photons
     assert nc["lr_photons_calibrated"] == pytest.approx(nc["lr_photons_simulated"], rel=0.2)
     assert "Quickstart written" in capsys.readouterr().out
-    assert {"model", "bicubic"} <= set(s) and report["training"]["steps"] >= 10
+    assert {"model", "bicubic"} <= set(s) and report["training"]["steps"] == 12
     assert report["model_gain_over_aligned_bicubic_db"] == pytest.approx(
         s["model"]["psnr_mean"] - s["bicubic"]["psnr_mean"]
     )
@@ -50,8 +50,8 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
                 "2",
                 "--n-test",
                 "1",
-                "--minutes",
-                "0.02",
+                "--steps",
+                "12",
             ]
         )
         == 0

@@ -213,7 +213,9 @@ def test_out_of_memory_in_prediction_retries_with_smaller_batches_and_tiles(monk
         predict_normalized(_model(), image, PredictParams(tile=64, batch_size=2))
 
 
-def test_out_of_memory_when_training_starts_halves_the_batch(hr_folder, tmp_path, monkeypatch):
+def test_out_of_memory_when_training_starts_halves_the_batch(
+    hr_folder, tmp_path, monkeypatch, training_clock
+):
     real = train_module._Run.train_step
 
     def limited(self, net, optimizer, hr, step):
@@ -223,8 +225,11 @@ def test_out_of_memory_when_training_starts_halves_the_batch(hr_folder, tmp_path
 
     monkeypatch.setattr(train_module._Run, "train_step", limited)
     params = TrainParams(**{**TINY, "steps": 0, "minutes": 0.02, "batch_size": 8})
-    with pytest.warns(UserWarning, match="training with batch size 4 instead"):
-        result = train(params, hr_folder, tmp_path / "run", progress=False)
+    with pytest.warns(UserWarning) as caught:
+        result = train(params, hr_folder, tmp_path / "run", progress=False, clock=training_clock)
+    assert [str(w.message) for w in caught] == [
+        f"Out of GPU memory: training with batch size {n} instead." for n in (4, 2)
+    ]
     assert result.summary["params"]["batch_size"] == 2
     assert result.summary["stopped"] == "finished"
 

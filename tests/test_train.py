@@ -1,15 +1,16 @@
 import csv
-import os
+import json
+import math
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from pssr_nb import model_file
+from pssr_nb import train as train_module
 from pssr_nb.crappify import Crappifier, Downsample, Gaussian
 from pssr_nb.errors import InputError
 from pssr_nb.model_file import TrainedModel, atomic_save
@@ -29,10 +30,7 @@ def hr_folder(tmp_path_factory):
 
 
 def _losses(folder: Path) -> list[tuple[int, float]]:
-    with open(folder / "log.csv") as fh:
-        return [
-            (int(r["step"]), float(r["loss"])) for r in csv.DictReader(fh) if r["kind"] == "train"
-        ]
+    return [(int(r["step"]), float(r["loss"])) for r in _log_rows(folder) if r["kind"] == "train"]
 
 
 def test_short_run_learns_and_writes_its_files(hr_folder, tmp_path):
@@ -103,37 +101,119 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
 
 
-def _checkpoint_step(path: Path) -> int:
-    try:
-        return int(torch.load(path, weights_only=True)["step"])
-    except Exception:  # not there yet
-        return -1
+KILL_SCRIPT = Path(__file__).with_name("kill_training.py")
+#: One run killed again and again, each time at another kind of moment, then finished.
+KILL_CHAIN = (
+    ("after_step", 5),
+    ("after_log", 9),
+    ("in_checkpoint", 13),
+    ("in_validation", 20),  # validations at steps 0, 10, 20 and 30
+    ("after_checkpoint", 24),
+)
+KILL_RUN = dict(steps=30, checkpoint_minutes=0, **TINY)
 
 
-def test_kill_9_then_resume_finishes_with_the_uninterrupted_loss_curve(hr_folder, tmp_path):
-    steps = 60
-    flags = ["--steps", str(steps), "--tile", "32", "--batch-size", "2", "--val-tiles", "4"]
-    flags += ["--validations", "3", "--seed", "3", "--checkpoint-minutes", "0"]
-    cmd = [sys.executable, "-m", "pssr_nb", "train", "--hr", str(hr_folder), *flags]
-    interrupted = tmp_path / "interrupted"
-    proc = subprocess.Popen([*cmd, "--out", str(interrupted)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while _checkpoint_step(interrupted / CHECKPOINT) < 15 and proc.poll() is None:
-        assert time.monotonic() < deadline, "training did not reach step 15"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = _checkpoint_step(interrupted / CHECKPOINT)
-    assert 15 <= killed_at < steps, "the run finished before it could be killed"
+def _train_process(hr: Path, out: Path, phase: str = "none", step: int = 0, resume=False):
+    args = [KILL_SCRIPT, phase, str(step), hr, out, json.dumps(KILL_RUN)]
+    args += ["--resume"] if resume else []
+    return subprocess.Popen(
+        [sys.executable, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
-    subprocess.run([*cmd, "--out", str(interrupted), "--resume"], check=True, capture_output=True)
-    straight = tmp_path / "straight"
-    subprocess.run([*cmd, "--out", str(straight)], check=True, capture_output=True)
 
-    resumed, reference = _losses(interrupted), _losses(straight)
-    assert [s for s, _ in resumed] == list(range(1, steps + 1))
-    assert resumed == pytest.approx(reference, rel=1e-4)
-    assert TrainedModel.load(interrupted / "model_last.pt").history[-1]["step"] == steps
+def _first_difference(got: list, expected: list, rel: float = 1e-5) -> str | None:
+    """The first ``(step, value)`` pair that differs, as a sentence; None when all agree."""
+    for (step, value), (ref_step, ref) in zip(got, expected, strict=False):
+        if step != ref_step or not math.isclose(value, ref, rel_tol=rel, abs_tol=1e-7):
+            return f"step {step}: {value!r}, uninterrupted step {ref_step}: {ref!r}"
+    if len(got) != len(expected):
+        return f"{len(got)} rows, uninterrupted {len(expected)}"
+    return None
+
+
+def test_first_difference_names_the_step():
+    assert _first_difference([(1, 0.5), (2, 0.25)], [(1, 0.5), (2, 0.25)]) is None
+    assert _first_difference([(1, 0.5), (2, 0.3)], [(1, 0.5), (2, 0.25)]).startswith("step 2:")
+    assert "rows" in _first_difference([(1, 0.5)], [(1, 0.5), (2, 0.25)])
+
+
+@pytest.mark.slow
+def test_kill_9_at_every_kind_of_moment_then_resume_gives_the_uninterrupted_run(
+    hr_folder, tmp_path
+):
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    reference = _train_process(hr_folder, straight)  # beside the chain: nothing is timed
+    for i, (phase, step) in enumerate(KILL_CHAIN):
+        proc = _train_process(hr_folder, interrupted, phase, step, resume=i > 0)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, f"not killed at {phase} {step}: {err[-2000:]}"
+    last = _train_process(hr_folder, interrupted, resume=True)
+    for proc in (last, reference):
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+
+    where = f"after kills at {KILL_CHAIN}"
+    resumed, expected = _log_rows(interrupted), _log_rows(straight)
+    assert [int(r["step"]) for r in resumed if r["kind"] == "train"] == list(range(1, 31)), where
+    assert [int(r["step"]) for r in resumed if r["kind"] == "val"] == [0, 10, 20, 30], where
+    for column, kind in (("loss", "train"), ("val_psnr", "val"), ("val_ssim", "val")):
+        got, ref = (
+            [(int(r["step"]), float(r[column])) for r in rows if r["kind"] == kind]
+            for rows in (resumed, expected)
+        )
+        assert _first_difference(got, ref) is None, (
+            f"{column} {where}: {_first_difference(got, ref)}"
+        )
+    for name in ("model_last.pt", "model_best.pt"):
+        a, b = (TrainedModel.load(folder / name) for folder in (interrupted, straight))
+        for key, weights in a.network.state_dict().items():
+            assert torch.allclose(weights, b.network.state_dict()[key], rtol=1e-5, atol=1e-7), (
+                f"{name} {key} {where}"
+            )
+    assert load_previews(interrupted / PREVIEWS)["steps"].tolist() == [0, 10, 20, 30]
+    assert sorted(p.name for p in interrupted.iterdir()) == sorted(
+        p.name for p in straight.iterdir()
+    ), "a file was left behind (or missing) after the kills"
+
+
+def _log_rows(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "log.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_time_budget_fixes_the_step_count_from_timed_steps(hr_folder, tmp_path, training_clock):
+    # 15 s budget, 3 validations: 15 - (3 + 1) x 1 s validating - 3 x 0.5 s timing = 9.5 s of steps
+    params = TrainParams(**{**TINY, "steps": 0, "minutes": 0.25})
+    result = run(params, hr_folder, tmp_path, progress=False, clock=training_clock)
+    assert result.summary["total_steps"] == 19 and result.summary["steps"] == 19
+    assert result.summary["stopped"] == "finished"
+    training_clock.step_s = 0.25  # twice as fast: twice the steps
+    faster = run(params, hr_folder, tmp_path / "fast", progress=False, clock=training_clock)
+    assert faster.summary["total_steps"] == 41  # (15 - 4 - 3 x 0.25) / 0.25
+    # a budget too small for the 10-step floor trains 10 steps, not fewer
+    tiny = TrainParams(**{**TINY, "steps": 0, "minutes": 0.02})
+    floor = run(tiny, hr_folder, tmp_path / "tiny", progress=False, clock=training_clock)
+    assert floor.summary["steps"] == 10 and floor.summary["stopped"] == "finished"
+
+
+def test_a_machine_that_slows_down_stops_at_the_time_limit_and_resumes_to_the_end(
+    hr_folder, tmp_path, training_clock, monkeypatch
+):
+    params = TrainParams(**{**TINY, "steps": 0, "minutes": 0.25})  # 19 steps planned (above)
+    real_plan = train_module._Run.plan
+
+    def plan_then_slow_down(self, *args):
+        real_plan(self, *args)
+        training_clock.step_s = 2.0  # another job starts: steps take 4x as long
+
+    monkeypatch.setattr(train_module._Run, "plan", plan_then_slow_down)
+    first = run(params, hr_folder, tmp_path, progress=False, clock=training_clock)
+    # the limit is 1.5 x 15 s: 11 steps of 2 s and the validation at step 7 pass it
+    assert first.summary["stopped"] == "time limit" and first.summary["steps"] == 11
+    assert first.summary["total_steps"] == 19
+    training_clock.step_s = 0.5
+    resumed = run(params, hr_folder, tmp_path, resume=True, progress=False, clock=training_clock)
+    assert resumed.summary["stopped"] == "finished" and resumed.summary["steps"] == 19
 
 
 def test_device_choice_is_checked():
