@@ -7,6 +7,7 @@ notebooks and the CLI call.
 
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -306,3 +307,16 @@ def test_notebooks_show_pssr_nb_errors_as_one_message_without_a_traceback(capsys
     assert "Traceback" not in text and "raise InputError" not in text
     assert "ZeroDivisionError" in full.out + full.err
     assert issubclass(OutOfMemory, PssrError)
+
+
+def test_every_test_named_in_the_catalogue_exists():
+    root = Path(__file__).resolve().parents[1]
+    catalogue = (root / "docs" / "reliability.md").read_text()
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", catalogue)
+    assert len(named) > 20
+    missing = [
+        f"{module}::{name}"
+        for module, name in named
+        if f"def {name}(" not in (root / "tests" / module).read_text()
+    ]
+    assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"
