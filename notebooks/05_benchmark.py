@@ -96,7 +96,8 @@ print(model.describe())
 # corner of each large pixel, not its centre — so the model is compared with the best
 # interpolation of the same samples. `bicubic+gaussian` also smooths, with a width tuned on
 # other images (never the one scored). A model that does not beat it has learnt to denoise
-# at best.
+# at best. The **headline** under the table is the model's gain over the *best* of these
+# baselines, image by image, with its spread over images — never over the weakest.
 #
 # **Registration.** Each output's shift against the reference is measured; more than 0.1 px
 # (beyond twice its measurement error) is flagged as a geometry error.
@@ -111,14 +112,8 @@ pairs = None
 if params.data != "phantoms":
     pairs = project.test_pairs(choice.lr, choice.hr, params.lr_token, params.hr_token)
 result = benchmark.evaluate(model, params, pairs=pairs)
-print(
-    format_rows(
-        [
-            {k: r[k] for k in ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")}
-            for r in result.summary
-        ]
-    )
-)
+print(format_rows(benchmark.summary_rows(result)))
+print(result.headline["text"])
 for warning in result.warnings:
     print("warning:", warning)
 

@@ -220,15 +220,23 @@ def file_cases(
     return cases
 
 
-def add_baselines(cases: list[Case], model: TrainedModel, params: BenchmarkParams) -> list[str]:
+def add_baselines(
+    cases: list[Case],
+    model: TrainedModel,
+    params: BenchmarkParams,
+    tuning: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> list[str]:
     """Put every baseline beside the model in each case; return warnings about tuning.
 
-    The Gaussian of the denoising baseline is tuned on data that is not scored: a
-    separate phantom for phantoms, the other pairs (leave one out) for real data.
+    The Gaussian of the denoising baseline is tuned on data that is not scored:
+    ``tuning`` (LR, reference) pairs when given (e.g. the training images), else a
+    separate phantom for phantoms and the other pairs (leave one out) for real data.
     """
     c = model.config
     warnings = []
-    if params.data == "phantoms":
+    if tuning:
+        sigmas = [tune_gaussian(list(tuning), c.scale, c.offset)] * len(cases)
+    elif params.data == "phantoms":
         ps = cases[0].phantom
         tuning = simulate(
             ps.specimen, ps.truth.shape[-2:], c.scale, 1, "T", params.seed + 500, ps.microscope
@@ -277,6 +285,52 @@ def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, An
     return rows
 
 
+#: Methods in the score rows that are not simple baselines.
+NOT_BASELINES = ("model", "HR scan")
+
+
+def gain_over_best_baseline(rows: list[dict[str, Any]], metric: str = "psnr") -> dict[str, Any]:
+    """The headline: the model's score minus the best simple baseline's, image by image.
+
+    The best baseline is the one with the highest mean ``metric`` over the images (never
+    the weakest); the gain is taken per image against it, so its SD is the spread over
+    images.
+
+    Examples
+    --------
+    >>> rows = [{"image": i, "method": m, "psnr": v} for i, m, v in [
+    ...     ("a", "model", 21.0), ("a", "bicubic", 19.0), ("a", "bicubic+gaussian", 20.0),
+    ...     ("b", "model", 23.0), ("b", "bicubic", 21.0), ("b", "bicubic+gaussian", 21.5)]]
+    >>> h = gain_over_best_baseline(rows)
+    >>> h["best_baseline"], h["gain_mean"], h["gain_sd"]
+    ('bicubic+gaussian', 1.25, 0.25)
+    """
+    methods = dict.fromkeys(r["method"] for r in rows if r["method"] not in NOT_BASELINES)
+    means = {m: float(np.mean([r[metric] for r in rows if r["method"] == m])) for m in methods}
+    best = max(means, key=means.__getitem__)
+    theirs = {r["image"]: r[metric] for r in rows if r["method"] == best}
+    gains = [float(r[metric] - theirs[r["image"]]) for r in rows if r["method"] == "model"]
+    return {
+        "metric": metric,
+        "best_baseline": best,
+        "gain_mean": round(float(np.mean(gains)), 4),
+        "gain_sd": round(float(np.std(gains)), 4),
+        "images": len(gains),
+    }
+
+
+def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`gain_over_best_baseline` in PSNR and in SSIM, and one sentence of it."""
+    psnr, ssim = gain_over_best_baseline(rows, "psnr"), gain_over_best_baseline(rows, "ssim")
+    text = (
+        f"model vs best baseline ({psnr['best_baseline']}): "
+        f"{psnr['gain_mean']:+.2f} ± {psnr['gain_sd']:.2f} dB PSNR, "
+        f"{ssim['gain_mean']:+.3f} ± {ssim['gain_sd']:.3f} SSIM "
+        f"(vs {ssim['best_baseline']}) over {psnr['images']} image(s)"
+    )
+    return {"psnr": psnr, "ssim": ssim, "text": text}
+
+
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and SD of every score per method, over images."""
     out = []
@@ -292,6 +346,12 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def summary_rows(result: BenchmarkResult) -> list[dict[str, Any]]:
+    """The summary table as printed by ``pssr-nb benchmark`` and notebook 05."""
+    keys = ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")
+    return [{k: r[k] for k in keys} for r in result.summary]
 
 
 def maps(case: Case, methods: Sequence[str] = ("model", "bicubic")) -> dict[str, np.ndarray]:
@@ -374,6 +434,7 @@ class BenchmarkResult:
     data: dict[str, Any]
     scores: list[dict[str, Any]]
     summary: list[dict[str, Any]]
+    headline: dict[str, Any]
     warnings: list[str]
     cases: list[Case]
     maps: dict[str, np.ndarray]
@@ -394,6 +455,7 @@ class BenchmarkResult:
         return {
             "settings": self.settings,
             "data": self.data,
+            "headline": self.headline,
             "summary": self.summary,
             "scores": self.scores,
             "warnings": self.warnings,
@@ -486,6 +548,7 @@ def evaluate(
         data=data,
         scores=rows,
         summary=summarize(rows),
+        headline=headline(rows),
         warnings=warnings,
         cases=cases,
         maps=maps(first),

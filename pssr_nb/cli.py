@@ -42,6 +42,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         print(
             f"  {method:20s} PSNR {stats['psnr_mean']:6.2f} ± {stats['psnr_sd']:.2f} dB   SSIM {stats['ssim_mean']:.3f}"
         )
+    print(f"  {report['headline']['text']}")
     print(f"  report: {Path(args.out) / 'report.json'}   figure: {Path(args.out) / 'overview.png'}")
 
 
@@ -100,15 +101,15 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from .benchmark import BenchmarkParams, run
+    from .benchmark import BenchmarkParams, run, summary_rows
     from .lessons import format_rows
     from .model_file import sample_model_path
 
     params = from_namespace(BenchmarkParams, args)
     model = args.model or sample_model_path()
     result = run(params, model, args.out, lr=args.lr, hr=args.hr, overwrite=args.overwrite)
-    keys = ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")
-    print(format_rows([{k: r[k] for k in keys} for r in result.summary]))
+    print(format_rows(summary_rows(result)))
+    print(result.headline["text"])
     for warning in result.warnings:
         print(f"warning: {warning}")
     print(

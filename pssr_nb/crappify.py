@@ -74,6 +74,11 @@ def draw(
     return lo + u * (hi - lo)
 
 
+def _centre(value: tuple[float, float], log: bool = False) -> float:
+    lo, hi = value
+    return float(math.sqrt(lo * hi) if log and lo > 0 else (lo + hi) / 2)
+
+
 class Step:
     """Base class of built-in crappifier steps (dataclasses with a ``name``)."""
 
@@ -277,6 +282,26 @@ class Crappifier:
     def offset(self) -> float:
         """HR position of LR pixel 0, in HR pixels (the sampling geometry)."""
         return self._down.offset if self._down else 0.0
+
+    def typical(self) -> Crappifier:
+        """This crappifier with every range replaced by its centre (geometric for photons).
+
+        Examples
+        --------
+        >>> Crappifier([Downsample(4), Poisson((10, 1000)), Gaussian((0, 0.1))]).typical()
+        Crappifier([Downsample(scale=4, mode='decimate', phase=0), Poisson(photons=100.0), Gaussian(sigma=0.05)])
+        """
+        steps = []
+        for step in self.steps:
+            if isinstance(step, Step):
+                centres = {
+                    f.name: _centre(getattr(step, f.name), log=isinstance(step, Poisson))
+                    for f in dataclasses.fields(step)
+                    if isinstance(getattr(step, f.name), tuple)
+                }
+                step = dataclasses.replace(step, **centres)
+            steps.append(step)
+        return Crappifier(steps)
 
     def __call__(
         self,

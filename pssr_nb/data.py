@@ -131,6 +131,8 @@ class Source:
         that lacks the requested axis is treated as single frames.
     percentiles : (float, float)
         Percentiles for the source's normalisation.
+    normalization : Normalization, optional
+        Use this normalisation instead of measuring the percentiles.
     axes, channel, pixel_size
         Passed to :func:`~pssr_nb.io.read_image` for files.
     """
@@ -143,6 +145,7 @@ class Source:
         axes: str | None = None,
         channel: int | None = None,
         pixel_size: float | None = None,
+        normalization: Normalization | None = None,
     ):
         self._cache_key: tuple | None = None
         if not isinstance(image, ImageData):
@@ -171,7 +174,9 @@ class Source:
         # An image without the requested axis (a single slice beside z-stacks) has single frames.
         frame_axis = frame_axis if frame_axis in image.axes else ""
         self.frame_axis = frame_axis
-        self.normalization: Normalization = percentile_normalization(image.data, percentiles)
+        self.normalization: Normalization = normalization or percentile_normalization(
+            image.data, percentiles
+        )
         _warn_if_not_finite(image.data, self.path)
         if self._cache_key is not None:
             self.image = dataclasses.replace(
@@ -455,9 +460,16 @@ class HRDataset(torch.utils.data.Dataset):
             fix="Use a smaller tile or lower val_fraction.",
         )
 
+    def _draw_source(self, rng: np.random.Generator) -> int:
+        return int(rng.choice(len(self.sources), p=self.weights))
+
+    def source_of(self, index: int) -> int:
+        """Which source item ``index`` is cropped from (without cropping it)."""
+        return self._draw_source(np.random.default_rng([self.seed, index]))
+
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, index])
-        i = int(rng.choice(len(self.sources), p=self.weights))
+        i = self._draw_source(rng)
         src = self.sources[i]
         stack = int(rng.integers(src.n_stacks))
         half = self.frames // 2
@@ -491,10 +503,23 @@ def fixed_tiles(
     Tensor
         ``(n, frames, tile, tile)`` float32, no augmentation.
     """
+    return fixed_tiles_and_sources(sources, tile, frames, split, subset, n, seed)[0]
+
+
+def fixed_tiles_and_sources(
+    sources: Sequence[Source],
+    tile: int,
+    frames: int = 1,
+    split: Split | None = None,
+    subset: bool = False,
+    n: int = 16,
+    seed: int = 0,
+) -> tuple[torch.Tensor, list[int]]:
+    """:func:`fixed_tiles` and, for each tile, the index of the source it comes from."""
     ds = HRDataset(
         sources, tile, 1, frames, split, subset, length=n, augment=False, seed=seed + 7919
     )
-    return torch.stack([ds[i] for i in range(n)])
+    return torch.stack([ds[i] for i in range(n)]), [ds.source_of(i) for i in range(n)]
 
 
 # ---------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 Runs the whole workflow into one output folder: simulate phantoms (training
 and held-out fields of view with different seeds), calibrate the crappifier on
 the training pairs (the physical estimate, fast), train a model within a time budget, predict
-the held-out LR images, and score the model and the interpolation baselines
-(nearest, bilinear, bicubic with each LR sample at its acquired position)
-against the noiseless truth. The report also shows what a half-pixel geometry
-error (PSSR2's bilinear convention) costs the bicubic baseline.
+the held-out LR images, and score the model and every baseline against the noiseless truth
+with the benchmark's scoreboard (:mod:`pssr_nb.benchmark`). The headline is the model's
+gain over the best baseline. The report also shows what a half-pixel geometry error
+(PSSR2's bilinear convention) costs the bicubic baseline.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .benchmark import BenchmarkParams, Case, add_baselines, headline, score_cases, summarize
 from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
 from .io import read_image, write_tiff
-from .metrics import mean_sd, nrmse, psnr, ssim
 from .model_file import TrainedModel
 from .models import PRESETS
 from .noise_model import NoiseModel
@@ -159,10 +159,11 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
 
     t3 = time.perf_counter()
     model = TrainedModel.load(model_dir / "model_best.pt")
-    scores, first_prediction = _predict_and_score(params, out, test_sets, crappifier, model)
+    scores, first_prediction = _predict_and_score(params, out, test_sets, train_sets, model)
     timings["predict_and_score"] = time.perf_counter() - t3
 
-    summary = _summary(scores)
+    summary = {row.pop("method"): row for row in summarize(scores)}
+    best = headline(scores)
     report = {
         "pssr_nb_version": __version__,
         "params": to_dict(params),
@@ -175,8 +176,7 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
         },
         "scores": scores,
         "summary": summary,
-        "model_gain_over_aligned_bicubic_db": summary["model"]["psnr_mean"]
-        - summary["bicubic"]["psnr_mean"],
+        "headline": best,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -195,54 +195,41 @@ def _predict_and_score(
     params: DemoParams,
     out: Path,
     test_sets: list[_WrittenSet],
-    crappifier: Crappifier,
+    train_sets: list[_WrittenSet],
     model: TrainedModel,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Score the model and the baselines on the held-out LR images against the truth.
+    """Score the model and every baseline on the held-out LR images against the truth.
 
-    Returns the scores and the model's prediction of the first held-out image (in physical units).
+    The same scoreboard as ``pssr-nb benchmark`` (:mod:`pssr_nb.benchmark`): CARE
+    normalisation, interpolations at the acquired positions, and bicubic + a Gaussian
+    tuned on the training fields of view. Returns the score rows and the model's
+    prediction of the first held-out image (in physical units).
     """
-    scores, predictions = [], []
-    s = params.scale
+    cases = []
     for ws in test_sets:
         lr = ws.lr_norm.apply(ws.lr)
-        data_range = float(ws.truth.max() - ws.truth.min())
         pred = predict_image(model, lr, PredictParams(device="auto"))
-        # the model works in the LR image's own percentile units; the truth is in physical units
-        methods = {"model": pred.normalization.invert(pred.data, "float32")}
-        predictions.append(methods["model"])
-        methods.update(
-            {m: upsample(lr, s, crappifier.offset, m) for m in ("nearest", "bilinear", "bicubic")}
+        cases.append(
+            Case(
+                name=ws.name,
+                lr=lr,
+                reference=ws.truth,
+                outputs={"model": pred.normalization.invert(pred.data, "float32")},
+                pixel_size=ws.pixel_size,
+                data_range=float(np.ptp(ws.truth)),
+            )
         )
-        # what a crappifier whose geometry is off by (s-1)/2 HR pixels would teach a model to expect
-        methods["bicubic_misaligned"] = upsample(lr, s, (s - 1) / 2, "bicubic")
+    tuning = [(ws.lr_norm.apply(ws.lr), ws.truth) for ws in train_sets]
+    scoring = BenchmarkParams()
+    add_baselines(cases, model, scoring, tuning)
+    s = params.scale
+    for case, ws in zip(cases, test_sets, strict=True):
+        # what a crappifier whose geometry is off by (s-1)/2 HR pixels would teach a model
+        case.outputs["bicubic_misaligned"] = upsample(case.lr, s, (s - 1) / 2, "bicubic")
         for method in ("model", "bicubic"):
-            write_tiff(
-                out / "predictions" / method / ws.name,
-                methods[method],
-                "YX",
-                ws.pixel_size,
-                overwrite=True,
-            )
-        for method, pred in methods.items():
-            scores.append(
-                {
-                    "image": ws.name,
-                    "method": method,
-                    "psnr": psnr(pred, ws.truth, data_range),
-                    "ssim": ssim(pred, ws.truth, data_range),
-                    "nrmse": nrmse(pred, ws.truth),
-                }
-            )
-    return scores, predictions[0]
-
-
-def _summary(scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for method in dict.fromkeys(s["method"] for s in scores):
-        rows = [s for s in scores if s["method"] == method]
-        out[method] = mean_sd(rows, ("psnr", "ssim", "nrmse"))
-    return out
+            path = out / "predictions" / method / ws.name
+            write_tiff(path, case.outputs[method], "YX", ws.pixel_size, overwrite=True)
+    return score_cases(cases, scoring), cases[0].outputs["model"]
 
 
 def _noise_check(ws: _WrittenSet, estimate: NoiseModel) -> dict[str, float]:

@@ -19,6 +19,7 @@ from . import __version__
 from .errors import InputError
 from .files import atomic_path
 from .models import ModelConfig, ResUNet
+from .units import INPUT_SMOOTHING
 
 FORMAT = "pssr_nb.model"
 FORMAT_VERSION = 1
@@ -32,7 +33,11 @@ class TrainedModel:
     ----------
     network : ResUNet
     percentiles : (float, float)
-        How inputs are normalised (per image) before the network.
+        How inputs are normalised (per image) before the network: these percentiles of
+        the image after a Gaussian smoothing of ``input_smoothing`` pixels (see
+        :mod:`pssr_nb.units`).
+    input_smoothing : float
+        Files written before this field existed get the same definition as new ones.
     crappifier : dict or None
         The crappifier the model was trained with (``Crappifier.to_dict()``).
     pixel_size_nm : float or None
@@ -47,6 +52,7 @@ class TrainedModel:
 
     network: ResUNet
     percentiles: tuple[float, float] = (0.1, 99.9)
+    input_smoothing: float = INPUT_SMOOTHING
     crappifier: dict[str, Any] | None = None
     pixel_size_nm: float | None = None
     modality: str = ""
@@ -94,6 +100,7 @@ class TrainedModel:
             "config": self.config.to_dict(),
             "state_dict": state,
             "percentiles": list(self.percentiles),
+            "input_smoothing": self.input_smoothing,
             "crappifier": self.crappifier,
             "pixel_size_nm": self.pixel_size_nm,
             "modality": self.modality,
@@ -137,6 +144,7 @@ class TrainedModel:
         return cls(
             network=network,
             percentiles=tuple(payload.get("percentiles", (0.1, 99.9))),
+            input_smoothing=float(payload.get("input_smoothing", INPUT_SMOOTHING)),
             crappifier=payload.get("crappifier"),
             pixel_size_nm=payload.get("pixel_size_nm"),
             modality=payload.get("modality", ""),

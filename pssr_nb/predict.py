@@ -44,6 +44,7 @@ from .model_file import TrainedModel
 from .normalize import Normalization
 from .params import param, to_dict
 from .tiling import apply_tiled
+from .units import input_normalization
 
 OUTPUT_DTYPES = ("same", "float32", "uint16", "uint8")
 
@@ -241,7 +242,10 @@ def predict_image(
     params = params or PredictParams()
     if isinstance(image, np.ndarray):
         image = ImageData(image, axes or ("YX" if image.ndim == 2 else ""), {})
-    src = Source(image, percentiles=model.percentiles)
+    src = Source(
+        image,
+        normalization=input_normalization(image.data, model.percentiles, model.input_smoothing),
+    )
     c = model.config
     if c.frames > 1 and src.n_frames < c.frames:
         raise InputError(

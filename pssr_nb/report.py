@@ -163,6 +163,7 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         f"<p><b>Model:</b> {html.escape(s['model'])}<br><b>Data:</b> {DATA_TEXT[kind]}<br>"
         f"<b>Images:</b> {html.escape(', '.join(result.data['images']))}"
         f" (HR pixel {_cell(result.data['pixel_size_nm'])} nm)</p>",
+        f"<p><b>Headline:</b> {html.escape(result.headline['text'])}</p>",
         f"<h2>How the scores are normalised</h2><p>{NORMALIZATION_TEXT[params['normalization']]}</p>",
     ]
     if result.warnings:

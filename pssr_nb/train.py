@@ -39,7 +39,7 @@ import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, fixed_tiles, load_sources, split
+from .data import HRDataset, Source, fixed_tiles_and_sources, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError
 from .files import next_run_folder, remove_leftover_temporaries, run_folders
@@ -47,6 +47,7 @@ from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ResUNet, config_for, count_parameters
 from .params import param, to_dict
+from .units import INPUT_SMOOTHING, planes_of, training_units
 from .validation import PREVIEWS, Previews, ValidationSet
 
 CHECKPOINT = "checkpoint.pt"
@@ -199,18 +200,30 @@ class _Run:
             length=1,  # items are drawn by index (step * batch + i); the length is not used
             seed=p.seed,
         )
-        self.validation = ValidationSet(
-            fixed_tiles(
-                sources,
-                p.tile,
-                p.frames,
-                the_split if p.val_fraction > 0 else None,
-                subset=p.val_fraction == 0,
-                n=p.val_tiles,
-                seed=p.seed,
-            ),
-            crappifier,
+        # the network's input units of every source: its whole image crappified and
+        # measured as prediction measures a real LR image (see pssr_nb.units)
+        self.units = torch.tensor(
+            [
+                training_units(
+                    (s.normalization.apply(plane) for plane in planes_of(s.data)),
+                    crappifier,
+                    seed=p.seed,
+                )
+                for s in self.sources
+            ],
+            dtype=torch.float32,
+        )
+        val_tiles, val_sources = fixed_tiles_and_sources(
+            sources,
+            p.tile,
+            p.frames,
+            the_split if p.val_fraction > 0 else None,
+            subset=p.val_fraction == 0,
+            n=p.val_tiles,
             seed=p.seed,
+        )
+        self.validation = ValidationSet(
+            val_tiles, crappifier, seed=p.seed, units=self.units[val_sources]
         )
         self.previews = Previews(self.validation)
         self.step = 0
@@ -250,13 +263,17 @@ class _Run:
     def train_step(
         self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, hr: torch.Tensor, step: int
     ) -> float:
-        f = self.params.frames
+        f, bs = self.params.frames, self.params.batch_size
+        sources = [self.dataset.source_of(step * bs + i) for i in range(hr.shape[0])]
+        units = self.units[sources].to(self.device)
+        low, span = units[:, :1, None, None], units[:, 1:, None, None]
         with torch.no_grad():
             lr = self.crappifier(hr, _step_generator(self.params.seed, step, self.device))
-        lr = lr.contiguous(memory_format=torch.channels_last)
+            lr = ((lr - low) / span).contiguous(memory_format=torch.channels_last)
+            target = (hr[:, f // 2 : f // 2 + 1] - low) / span
         with self.autocast:
             pred = net(lr)
-        loss = self.loss_fn(pred.float(), hr[:, f // 2 : f // 2 + 1])
+        loss = self.loss_fn(pred.float(), target)
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
@@ -341,6 +358,7 @@ class _Run:
         return TrainedModel(
             network=net,
             percentiles=(self.sources[0].normalization.p_low, self.sources[0].normalization.p_high),
+            input_smoothing=INPUT_SMOOTHING,
             crappifier=self.crappifier.to_dict(),
             pixel_size_nm=px * self.params.scale if px else None,
             modality=self.params.modality,

@@ -1,6 +1,12 @@
 """Can the output be trusted? Structure from nothing, and whether uncertainty predicts error.
 
-Two checks a sceptical microscopist asks for:
+Three checks a sceptical microscopist asks for:
+
+- **The right units.** A network only works on inputs in the units it was trained on.
+  Where the truth is known, the score of the model on an LR image normalised as
+  :func:`~pssr_nb.predict.predict_image` normalises it is compared with the best score
+  over a grid of gains and offsets of those units (an oracle that knows the answer);
+  the gap is what the per-image normalisation costs.
 
 - **Structure from nothing.** Flat fields at a few brightness levels are
   crappified exactly as in training (so the input is pure microscope noise on
@@ -26,11 +32,66 @@ from scipy import ndimage, stats
 
 from .baselines import interpolate
 from .crappify import Crappifier
+from .metrics import score
 from .model_file import TrainedModel
+from .normalize import Normalization
 from .predict import PredictParams, predict_normalized
+from .units import input_normalization
 
 #: Flat-field brightness levels, in normalised units (fractions of the training contrast).
 FLAT_LEVELS = (0.2, 0.5, 0.8)
+#: The oracle's grid: gains and offsets applied to the per-image units.
+UNIT_GAINS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4)
+UNIT_OFFSETS = (-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2)
+
+
+def units_check(
+    model: TrainedModel,
+    lr: np.ndarray,
+    truth: np.ndarray,
+    params: PredictParams | None = None,
+    normalization: Normalization | None = None,
+    gains: Sequence[float] = UNIT_GAINS,
+    offsets: Sequence[float] = UNIT_OFFSETS,
+) -> dict[str, float]:
+    """The model's CARE PSNR with the per-image input units, beside the best on a grid.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    lr : ndarray
+        A 2-D LR image in file units.
+    truth : ndarray
+        Its ground truth on the HR grid.
+    params : PredictParams, optional
+    normalization : Normalization, optional
+        Units to check; default: what prediction uses (:func:`~pssr_nb.units.input_normalization`).
+    gains, offsets : sequences of float
+        The oracle tries ``gain * x + offset`` for every pair, ``x`` the input in those units.
+
+    Returns
+    -------
+    dict
+        ``psnr`` (with the units checked), ``oracle_psnr``, ``oracle_gain``,
+        ``oracle_offset`` and ``gap_db`` (oracle minus checked, >= 0 when the grid holds 1, 0).
+    """
+    norm = normalization or input_normalization(lr, model.percentiles, model.input_smoothing)
+    x = norm.apply(lr)
+
+    def psnr_of(inputs: np.ndarray) -> float:
+        return score(predict_normalized(model, inputs, params)[0], truth)["psnr"]
+
+    checked = psnr_of(x)
+    grid = {(g, o): psnr_of(g * x + o) for g in gains for o in offsets if (g, o) != (1.0, 0.0)}
+    grid[(1.0, 0.0)] = checked
+    (gain, offset), best = max(grid.items(), key=lambda kv: kv[1])
+    return {
+        "psnr": checked,
+        "oracle_psnr": best,
+        "oracle_gain": gain,
+        "oracle_offset": offset,
+        "gap_db": best - checked,
+    }
 
 
 def structure_sd(image: np.ndarray, scale: int) -> float:

@@ -50,14 +50,26 @@ class ValidationSet:
         Seed of the (one-off) crappification.
     batch_size : int
         Tiles per forward pass when scoring.
+    units : Tensor, optional
+        ``(n, 2)``: the ``(low, span)`` of each tile's input units (see
+        :mod:`pssr_nb.units`); inputs and targets are mapped into them after
+        crappification, as in training. Default: the HR units as they are.
     """
 
     def __init__(
-        self, hr: torch.Tensor, crappifier: Crappifier, seed: int = 0, batch_size: int = 8
+        self,
+        hr: torch.Tensor,
+        crappifier: Crappifier,
+        seed: int = 0,
+        batch_size: int = 8,
+        units: torch.Tensor | None = None,
     ):
         frames = hr.shape[1]
-        self.lr = crappifier(hr, seed=seed + 104_729)
-        self.target = hr[:, frames // 2 : frames // 2 + 1]
+        low, span = (
+            (0.0, 1.0) if units is None else (units[:, :1, None, None], units[:, 1:, None, None])
+        )
+        self.lr = (crappifier(hr, seed=seed + 104_729) - low) / span
+        self.target = (hr[:, frames // 2 : frames // 2 + 1] - low) / span
         self.batch_size = batch_size
         centre = self.lr[:, frames // 2 : frames // 2 + 1]
         bicubic = (
