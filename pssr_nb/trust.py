@@ -6,7 +6,8 @@ Three checks a sceptical microscopist asks for:
   Where the truth is known, the score of the model on an LR image normalised as
   :func:`~pssr_nb.predict.predict_image` normalises it is compared with the best score
   over a grid of gains and offsets of those units (an oracle that knows the answer);
-  the gap is what the per-image normalisation costs.
+  the units training gave the same field (:func:`seen_units`) are the reference: the
+  per-image units must score as well as those.
 
 - **Structure from nothing.** Flat fields at a few brightness levels are
   crappified exactly as in training (so the input is pure microscope noise on
@@ -32,17 +33,36 @@ from scipy import ndimage, stats
 
 from .baselines import interpolate
 from .crappify import Crappifier
+from .errors import InputError
 from .metrics import score
 from .model_file import TrainedModel
-from .normalize import Normalization
+from .normalize import Normalization, percentile_normalization
+from .phantoms import PhantomSet
 from .predict import PredictParams, predict_normalized
-from .units import input_normalization
+from .units import input_normalization, training_units
 
 #: Flat-field brightness levels, in normalised units (fractions of the training contrast).
 FLAT_LEVELS = (0.2, 0.5, 0.8)
 #: The oracle's grid: gains and offsets applied to the per-image units.
 UNIT_GAINS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4)
 UNIT_OFFSETS = (-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2)
+
+
+def seen_units(phantom: PhantomSet, model: TrainedModel) -> Normalization:
+    """The input units training gives a phantom's field of view, in physical units.
+
+    Its HR scan, normalised as a training image, crappified with the model's
+    crappifier and measured (:func:`~pssr_nb.units.training_units`): what the network
+    saw in training, mapped onto ``phantom.normalization("lr").apply(phantom.lr)``.
+    """
+    hr = phantom.normalization("hr").apply(phantom.hr)
+    hr_units = percentile_normalization(hr)
+    crappifier = Crappifier.from_dict(model.crappifier) if model.crappifier else None
+    if crappifier is None:
+        raise InputError("This model file does not record its crappifier.")
+    low, span = training_units([hr_units.apply(hr)], crappifier)
+    low = hr_units.low + low * hr_units.span
+    return Normalization(low, low + span * hr_units.span)
 
 
 def units_check(

@@ -33,3 +33,20 @@ def test_flat_noise_check_runs_the_model_on_its_training_noise():
         assert row["input_sd"] > 0.01  # the input really is noisy
     assert result["images"]["model"].shape == (128, 128)
     assert "poisson" in result["crappifier"]
+
+
+def test_prediction_sees_the_units_training_saw():
+    from pssr_nb.normalize import percentile_normalization
+    from pssr_nb.phantoms import simulate
+    from pssr_nb.trust import seen_units, units_check
+
+    model = load_sample_model("em_x4")
+    ps = simulate("em", (256, 256), 4, seed=1000)  # a field of view the model never saw
+    lr = ps.normalization("lr").apply(ps.lr)
+    once = {"gains": (1.0,), "offsets": (0.0,)}
+    per_image = units_check(model, lr, ps.truth, **once)["psnr"]
+    seen = units_check(model, lr, ps.truth, normalization=seen_units(ps, model), **once)["psnr"]
+    assert per_image >= seen - 0.2, (per_image, seen)
+    # the check can fail: the scan's plain percentiles (noise widens them) cost far more
+    plain = units_check(model, lr, ps.truth, normalization=percentile_normalization(lr), **once)
+    assert plain["psnr"] < seen - 0.4, (plain["psnr"], seen)
