@@ -19,7 +19,8 @@
 # ## 0. About
 # **Goal.** Walk the whole PSSR path once, on simulated sample data whose ground truth is
 # known exactly: make training pairs with a *crappifier*, train a network, super-resolve
-# scans it has never seen, and measure whether it beats plain interpolation.
+# scans it has never seen, and measure whether it beats the best simple alternative
+# (interpolation, then a tuned Gaussian smoothing).
 #
 # **Time.** About 4 minutes on a laptop CPU with the default 3-minute training budget;
 # on a Colab GPU the same budget trains several times more steps.
