@@ -495,27 +495,15 @@ def fixed_tiles(
     subset: bool = False,
     n: int = 16,
     seed: int = 0,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, list[int]]:
     """A fixed set of crops (e.g. for validation): the same tiles every call.
 
     Returns
     -------
-    Tensor
-        ``(n, frames, tile, tile)`` float32, no augmentation.
+    (Tensor, list of int)
+        ``(n, frames, tile, tile)`` float32 crops, no augmentation, and for each the index
+        of the source it comes from.
     """
-    return fixed_tiles_and_sources(sources, tile, frames, split, subset, n, seed)[0]
-
-
-def fixed_tiles_and_sources(
-    sources: Sequence[Source],
-    tile: int,
-    frames: int = 1,
-    split: Split | None = None,
-    subset: bool = False,
-    n: int = 16,
-    seed: int = 0,
-) -> tuple[torch.Tensor, list[int]]:
-    """:func:`fixed_tiles` and, for each tile, the index of the source it comes from."""
     ds = HRDataset(
         sources, tile, 1, frames, split, subset, length=n, augment=False, seed=seed + 7919
     )

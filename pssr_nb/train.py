@@ -39,7 +39,7 @@ import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, fixed_tiles_and_sources, load_sources, split
+from .data import HRDataset, Source, fixed_tiles, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError
 from .files import next_run_folder, remove_leftover_temporaries, run_folders
@@ -213,7 +213,7 @@ class _Run:
             ],
             dtype=torch.float32,
         )
-        val_tiles, val_sources = fixed_tiles_and_sources(
+        val_tiles, val_sources = fixed_tiles(
             sources,
             p.tile,
             p.frames,

@@ -18,6 +18,7 @@ from pssr_nb.data import (
 )
 from pssr_nb.errors import InputError, PairingError
 from pssr_nb.io import ImageData, write_tiff
+from pssr_nb.normalize import Normalization
 from pssr_nb.phantoms import simulate
 
 
@@ -121,8 +122,11 @@ def test_dataset_errors_name_the_problem(tmp_path):
 def test_fixed_tiles_are_fixed():
     src = Source(ImageData(simulate("em", (128, 128), 4, seed=0).hr, "YX"))
     sp = split([src], 0.25, tile=32)
-    a, b = fixed_tiles([src], 32, split=sp, n=6), fixed_tiles([src], 32, split=sp, n=6)
-    assert a.shape == (6, 1, 32, 32) and torch.equal(a, b)
+    (a, where), (b, _) = (
+        fixed_tiles([src], 32, split=sp, n=6),
+        fixed_tiles([src], 32, split=sp, n=6),
+    )
+    assert a.shape == (6, 1, 32, 32) and torch.equal(a, b) and where == [0] * 6
 
 
 def test_sources_stream_from_memory_maps(tmp_path):
@@ -190,3 +194,14 @@ def test_paired_crops_keep_the_sampling_geometry_under_every_flip(offset):
         hr = hr[0].numpy() * pairs[0][1].normalization.span + pairs[0][1].normalization.low
         expected = hr[::4, ::4] if o == 0 else hr.reshape(16, 4, 16, 4).mean(axis=(1, 3))
         np.testing.assert_allclose(lr, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_source_of_names_the_image_each_crop_comes_from():
+    dark, bright = np.zeros((64, 64), np.float32), np.ones((64, 64), np.float32)
+    sources = [
+        Source(ImageData(a, "YX"), normalization=Normalization(0.0, 2.0)) for a in (dark, bright)
+    ]
+    ds = HRDataset(sources, tile=16, scale=4, length=40, seed=1)
+    picked = [ds.source_of(i) for i in range(40)]
+    assert set(picked) == {0, 1}
+    assert all(int(round(float(ds[i].max()) * 2)) == picked[i] for i in range(40))
