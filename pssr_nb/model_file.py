@@ -38,6 +38,10 @@ class TrainedModel:
         :mod:`pssr_nb.units`).
     input_smoothing : float
         Files written before this field existed get the same definition as new ones.
+    training_units : (float, float)
+        ``(low, span)`` of the network's input units in the training images' normalised
+        units, averaged over the training images: how an input made the way training
+        makes it (a crappified normalised HR) is mapped before the network.
     crappifier : dict or None
         The crappifier the model was trained with (``Crappifier.to_dict()``).
     pixel_size_nm : float or None
@@ -53,6 +57,7 @@ class TrainedModel:
     network: ResUNet
     percentiles: tuple[float, float] = (0.1, 99.9)
     input_smoothing: float = INPUT_SMOOTHING
+    training_units: tuple[float, float] = (0.0, 1.0)
     crappifier: dict[str, Any] | None = None
     pixel_size_nm: float | None = None
     modality: str = ""
@@ -101,6 +106,7 @@ class TrainedModel:
             "state_dict": state,
             "percentiles": list(self.percentiles),
             "input_smoothing": self.input_smoothing,
+            "training_units": list(self.training_units),
             "crappifier": self.crappifier,
             "pixel_size_nm": self.pixel_size_nm,
             "modality": self.modality,
@@ -145,6 +151,7 @@ class TrainedModel:
             network=network,
             percentiles=tuple(payload.get("percentiles", (0.1, 99.9))),
             input_smoothing=float(payload.get("input_smoothing", INPUT_SMOOTHING)),
+            training_units=tuple(payload.get("training_units", (0.0, 1.0))),
             crappifier=payload.get("crappifier"),
             pixel_size_nm=payload.get("pixel_size_nm"),
             modality=payload.get("modality", ""),

@@ -153,9 +153,10 @@ def predict_normalized(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply the network to input already in its units, skipping the per-image normalisation.
 
-    For inputs made the way training makes them (a crappified, normalised HR), e.g. the
-    flat-noise hallucination check, where normalising by the image's own percentiles
-    would stretch pure noise to full contrast.
+    For inputs already in the network's units: a crappified, normalised HR mapped by
+    ``model.training_units`` (as the flat-noise hallucination check does, where measuring
+    the image itself would stretch pure noise to full contrast), or an LR plane mapped by
+    its :func:`~pssr_nb.units.input_normalization` (as :func:`predict_image` does).
 
     Parameters
     ----------

@@ -359,6 +359,7 @@ class _Run:
             network=net,
             percentiles=(self.sources[0].normalization.p_low, self.sources[0].normalization.p_high),
             input_smoothing=INPUT_SMOOTHING,
+            training_units=tuple(float(v) for v in self.units.mean(0)),
             crappifier=self.crappifier.to_dict(),
             pixel_size_nm=px * self.params.scale if px else None,
             modality=self.params.modality,

@@ -162,11 +162,13 @@ def flat_noise_check(
             else Crappifier.default(c.scale)
         )
     baseline = "bicubic" if c.scale > 1 else "input"
+    low, span = model.training_units  # crappified normalised HR -> the network's units
     rows, images = [], {}
     for i, level in enumerate(levels):
         flat = np.full((c.frames, size * c.scale, size * c.scale), level, np.float32)
         lr = crappifier(flat[None], seed=seed + i)[0]
-        pred, _ = predict_normalized(model, lr, params)
+        pred, _ = predict_normalized(model, (lr - low) / span, params)
+        pred = pred * span + low  # back to the units of ``levels``, as bicubic's are
         base = interpolate(lr[c.frames // 2], c.scale, c.offset, baseline)
         rows.append(
             {
