@@ -47,7 +47,7 @@ from .losses import LOSSES, make_loss
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ResUNet, config_for, count_parameters
 from .params import param, to_dict
-from .units import INPUT_SMOOTHING, planes_of, training_units
+from .units import INPUT_SMOOTHING, source_units, to_units
 from .validation import PREVIEWS, Previews, ValidationSet
 
 CHECKPOINT = "checkpoint.pt"
@@ -171,10 +171,12 @@ class _Run:
         out: Path,
         device: torch.device,
         total_steps: int,
+        units: torch.Tensor,
         clock: Clock = time.perf_counter,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
         self.out, self.device, self.clock = out, device, clock
+        self.units = units  # (low, span) of each source's input units (pssr_nb.units)
         p = params
         torch.manual_seed(p.seed)
         config = config_for(p.preset, p.scale, p.frames, offset=crappifier.offset)
@@ -199,19 +201,6 @@ class _Run:
             True,
             length=1,  # items are drawn by index (step * batch + i); the length is not used
             seed=p.seed,
-        )
-        # the network's input units of every source: its whole image crappified and
-        # measured as prediction measures a real LR image (see pssr_nb.units)
-        self.units = torch.tensor(
-            [
-                training_units(
-                    (s.normalization.apply(plane) for plane in planes_of(s.data)),
-                    crappifier,
-                    seed=p.seed,
-                )
-                for s in self.sources
-            ],
-            dtype=torch.float32,
         )
         val_tiles, val_sources = fixed_tiles(
             sources,
@@ -266,11 +255,10 @@ class _Run:
         f, bs = self.params.frames, self.params.batch_size
         sources = [self.dataset.source_of(step * bs + i) for i in range(hr.shape[0])]
         units = self.units[sources].to(self.device)
-        low, span = units[:, :1, None, None], units[:, 1:, None, None]
         with torch.no_grad():
             lr = self.crappifier(hr, _step_generator(self.params.seed, step, self.device))
-            lr = ((lr - low) / span).contiguous(memory_format=torch.channels_last)
-            target = (hr[:, f // 2 : f // 2 + 1] - low) / span
+            lr = to_units(lr, units).contiguous(memory_format=torch.channels_last)
+            target = to_units(hr[:, f // 2 : f // 2 + 1], units)
         with self.autocast:
             pred = net(lr)
         loss = self.loss_fn(pred.float(), target)
@@ -516,8 +504,9 @@ def run(
             remove_leftover_temporaries(out / name)  # from a kill -9 during a write
     total_steps = int(state["total_steps"]) if state else params.steps
     started = clock()
+    units = source_units(sources, crappifier, params.seed)  # once, not per retry below
     while True:
-        trainer = _Run(params, sources, crappifier, out, device, total_steps, clock)
+        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, clock)
         try:
             trainer.plan(params.minutes * 60, params.validations)
             break

@@ -33,13 +33,15 @@ from scipy import ndimage, stats
 
 from .baselines import interpolate
 from .crappify import Crappifier
+from .data import Source
 from .errors import InputError
+from .io import ImageData
 from .metrics import score
 from .model_file import TrainedModel
-from .normalize import Normalization, percentile_normalization
+from .normalize import Normalization
 from .phantoms import PhantomSet
 from .predict import PredictParams, predict_normalized
-from .units import input_normalization, training_units
+from .units import input_normalization, source_units
 
 #: Flat-field brightness levels, in normalised units (fractions of the training contrast).
 FLAT_LEVELS = (0.2, 0.5, 0.8)
@@ -55,14 +57,12 @@ def seen_units(phantom: PhantomSet, model: TrainedModel) -> Normalization:
     crappifier and measured (:func:`~pssr_nb.units.training_units`): what the network
     saw in training, mapped onto ``phantom.normalization("lr").apply(phantom.lr)``.
     """
-    hr = phantom.normalization("hr").apply(phantom.hr)
-    hr_units = percentile_normalization(hr)
-    crappifier = Crappifier.from_dict(model.crappifier) if model.crappifier else None
-    if crappifier is None:
+    hr = Source(ImageData(phantom.normalization("hr").apply(phantom.hr), "YX", {}))
+    if not model.crappifier:
         raise InputError("This model file does not record its crappifier.")
-    low, span = training_units([hr_units.apply(hr)], crappifier)
-    low = hr_units.low + low * hr_units.span
-    return Normalization(low, low + span * hr_units.span)
+    ((low, span),) = source_units([hr], Crappifier.from_dict(model.crappifier)).tolist()
+    low = hr.normalization.low + low * hr.normalization.span
+    return Normalization(low, low + span * hr.normalization.span)
 
 
 def units_check(

@@ -23,12 +23,14 @@ measurement at training makes whatever bias is left the same on both sides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 from .crappify import Crappifier
+from .data import Source
 from .errors import InputError
 from .normalize import DEFAULT_PERCENTILES, Normalization
 
@@ -40,7 +42,7 @@ MAX_PLANES, MAX_SIDE = 8, 1024
 
 def planes_of(data: np.ndarray, max_planes: int = MAX_PLANES) -> Iterator[np.ndarray]:
     """Up to ``max_planes`` evenly spaced 2-D planes of an array whose last axes are YX."""
-    data = np.asarray(data) if not isinstance(data, np.ndarray) else data
+    data = np.asarray(data)
     stack = data.reshape(-1, *data.shape[-2:]) if data.ndim > 2 else data[None]
     for i in np.unique(np.linspace(0, len(stack) - 1, min(max_planes, len(stack))).astype(int)):
         yield stack[i]
@@ -134,3 +136,21 @@ def training_units(
     )
     low, high = smoothed_percentiles(lr_crops, percentiles, sigma)
     return low, high - low
+
+
+def source_units(sources: Sequence[Source], crappifier: Crappifier, seed: int = 0) -> torch.Tensor:
+    """:func:`training_units` of every training source: ``(n_sources, 2)`` float32."""
+    return torch.tensor(
+        [
+            training_units(
+                (s.normalization.apply(plane) for plane in planes_of(s.data)), crappifier, seed=seed
+            )
+            for s in sources
+        ],
+        dtype=torch.float32,
+    )
+
+
+def to_units(x: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+    """Map a batch ``(N, C, H, W)`` into per-sample units ``(N, 2)`` of ``(low, span)``."""
+    return (x - units[:, :1, None, None]) / units[:, 1:, None, None]

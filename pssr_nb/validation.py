@@ -19,6 +19,7 @@ from .crappify import Crappifier
 from .files import atomic_path
 from .losses import gaussian_window, ssim_components, window_and_scales
 from .sampling import upsample
+from .units import to_units
 
 
 def tile_scores(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
@@ -65,11 +66,10 @@ class ValidationSet:
         units: torch.Tensor | None = None,
     ):
         frames = hr.shape[1]
-        low, span = (
-            (0.0, 1.0) if units is None else (units[:, :1, None, None], units[:, 1:, None, None])
-        )
-        self.lr = (crappifier(hr, seed=seed + 104_729) - low) / span
-        self.target = (hr[:, frames // 2 : frames // 2 + 1] - low) / span
+        lr = crappifier(hr, seed=seed + 104_729)
+        target = hr[:, frames // 2 : frames // 2 + 1]
+        self.lr = lr if units is None else to_units(lr, units)
+        self.target = target if units is None else to_units(target, units)
         self.batch_size = batch_size
         centre = self.lr[:, frames // 2 : frames // 2 + 1]
         bicubic = (
