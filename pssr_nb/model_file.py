@@ -190,8 +190,20 @@ def read_safely(path: str | Path, map_location: str | torch.device = "cpu") -> A
         ) from exc
 
 
+@dataclasses.dataclass(frozen=True)
+class SampleModel:
+    """What a shipped sample model is for: its specimen (phantom) and geometry."""
+
+    description: str
+    specimen: str
+    scale: int
+    frames: int = 1
+
+
 #: Models shipped inside the package, trained on phantoms by ``scripts/train_sample_model.py``.
-SAMPLE_MODELS = {"em_x4": "EM phantoms (simulated SEM, 4 nm HR pixels), 4x, small preset"}
+SAMPLE_MODELS = {
+    "em_x4": SampleModel("EM phantoms (simulated SEM, 4 nm HR pixels), 4x, small preset", "em", 4),
+}
 
 
 def sample_model_path(name: str = "em_x4") -> Path:

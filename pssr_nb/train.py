@@ -1,9 +1,10 @@
 """Training: crappify HR tiles on the device, fit a ResUNet, survive interruptions.
 
-A run is a fixed number of optimisation steps. When the user gives a time
-budget instead, the step count is fixed once at the start from a short timing
-of real steps, so the learning-rate schedule (AdamW, warm-up then cosine) always runs to
-its end. Every step is a pure function of ``(seed, step)``: its tiles come
+A run is a number of optimisation steps. When the user gives a time budget
+instead, the step count is planned at the start from a short timing of real
+steps and re-planned as the run goes from the measured pace, so the run ends
+on time even when the machine slows down or speeds up, and the learning-rate
+schedule (AdamW, warm-up then cosine) always runs to its end. Every step is a pure function of ``(seed, step)``: its tiles come
 from :class:`~pssr_nb.data.HRDataset` by index and its noise from a generator
 seeded with the step, so a run resumed from a checkpoint continues exactly
 where the interrupted one stopped.
@@ -25,7 +26,6 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
-import functools
 import json
 import math
 import time
@@ -44,8 +44,9 @@ from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError
 from .files import next_run_folder, remove_leftover_temporaries, run_folders
 from .losses import LOSSES, make_loss
+from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
-from .models import PRESETS, ResUNet, config_for, count_parameters
+from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
 from .params import param, to_dict
 from .units import INPUT_SMOOTHING, source_units, to_units
 from .validation import PREVIEWS, Previews, ValidationSet
@@ -67,6 +68,9 @@ LOG_COLUMNS = (
 RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
 
 
+#: The fewest steps a time budget plans, however small the budget.
+MIN_STEPS = 10
+
 #: Settings for quick mode (CI, smoke tests): seconds of training on tiny tiles.
 QUICK = {"steps": 30, "tile": 64, "batch_size": 4, "val_tiles": 4, "validations": 3}
 
@@ -75,14 +79,23 @@ QUICK = {"steps": 30, "tile": 64, "batch_size": 4, "val_tiles": 4, "validations"
 class TrainParams:
     """Settings of a training run (the train notebook's form and ``pssr-nb train``)."""
 
-    preset: str = param("small", "Network size.", choices=tuple(PRESETS))
+    preset: str = param(
+        "small", "Network size (ignored when fine-tuning: init's network).", choices=tuple(PRESETS)
+    )
+    init: str = param(
+        "",
+        "Fine-tune: start from this model (a sample model name such as em_x4, a model file "
+        "or a PSSR2 .pth); empty trains from random weights.",
+    )
     scale: int = param(4, "Super-resolution factor (must match the crappifier).")
     frames: int = param(1, "Input frames (odd): neighbouring time points or slices.")
     minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).")
     steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.")
     batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.")
     tile: int = param(0, "HR tile size in pixels; 0 = 256 on a GPU, 128 on a CPU.")
-    learning_rate: float = param(1e-3, "Peak learning rate (warm-up, then cosine decay).")
+    learning_rate: float = param(
+        0.0, "Peak learning rate (warm-up, then cosine decay); 0 = 1e-3, or 3e-4 when fine-tuning."
+    )
     weight_decay: float = param(1e-4, "AdamW weight decay.")
     loss: str = param("msssim_l1", "Training loss.", choices=LOSSES)
     val_fraction: float = param(0.2, "Fraction of the data held out for validation.")
@@ -119,14 +132,46 @@ ValidationHook = Callable[[TrainedModel, dict[str, Any]], "dict[str, Any] | None
 Clock = Callable[[], float]
 
 
+#: Peak learning rates when ``learning_rate`` is 0: from random weights, and fine-tuning.
+LEARNING_RATES = {"scratch": 1e-3, "fine-tune": 3e-4}
+
+
 def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
-    """Fill the device-dependent defaults (batch size and tile size)."""
+    """Fill the defaults that depend on the device (batch and tile size) and on ``init``."""
     gpu = device.type == "cuda"
     return dataclasses.replace(
         params,
         batch_size=params.batch_size or (16 if gpu else 8),
         tile=params.tile or (256 if gpu else 128),
+        learning_rate=params.learning_rate
+        or LEARNING_RATES["fine-tune" if params.init else "scratch"],
     )
+
+
+def network_config(
+    params: TrainParams, crappifier: Crappifier, state: dict[str, Any] | None = None
+) -> tuple[ModelConfig, dict[str, torch.Tensor] | None]:
+    """The network a run trains, and its initial weights when it fine-tunes (``init``).
+
+    A resumed run rebuilds the network its checkpoint recorded. A fine-tuned network
+    is the ``init`` model's, with the sampling offset of this run's crappifier (the
+    offset only places the network's bicubic skip connection; the weights do not
+    depend on it).
+    """
+    if state is not None and "config" in state:
+        return ModelConfig.from_dict(state["config"]), None
+    if not params.init:
+        return config_for(params.preset, params.scale, params.frames, crappifier.offset), None
+    model = open_model(params.init)
+    c = model.config
+    if (c.scale, c.frames) != (params.scale, params.frames):
+        raise InputError(
+            f"The model to fine-tune is {c.scale}x with {c.frames} input frame(s), but this "
+            f"run is {params.scale}x with {params.frames}.",
+            path=params.init,
+            fix="Fine-tune a model of the same scale and frames, or train from scratch (init empty).",
+        )
+    return dataclasses.replace(c, offset=crappifier.offset), model.network.state_dict()
 
 
 def _step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
@@ -172,6 +217,7 @@ class _Run:
         device: torch.device,
         total_steps: int,
         units: torch.Tensor,
+        network: tuple[ModelConfig, dict[str, torch.Tensor] | None],
         clock: Clock = time.perf_counter,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
@@ -179,9 +225,12 @@ class _Run:
         self.units = units  # (low, span) of each source's input units (pssr_nb.units)
         p = params
         torch.manual_seed(p.seed)
-        config = config_for(p.preset, p.scale, p.frames, offset=crappifier.offset)
+        config, initial_weights = network
+        net = ResUNet(config)
+        if initial_weights is not None:
+            net.load_state_dict(initial_weights)
         # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
-        self.net = ResUNet(config).to(device, memory_format=torch.channels_last)
+        self.net = net.to(device, memory_format=torch.channels_last)
         self.loss_fn = make_loss(p.loss)
         self.optimizer = torch.optim.AdamW(
             self.net.parameters(),
@@ -223,7 +272,9 @@ class _Run:
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.on_validate: ValidationHook | None = None
         self.hook_seconds = 0.0  # time spent in on_validate at the last validation
+        self.validation_seconds = 0.0  # how long the last validation took (without the hook)
         self.time_limit = float("inf")  # set by plan()
+        self.budget_s = 0.0  # the time budget (0 for a fixed step count), set by plan()
 
     # -- one step ----------------------------------------------------------
 
@@ -233,16 +284,21 @@ class _Run:
         return torch.stack([self.dataset[step * bs + i] for i in range(bs)]).to(self.device)
 
     def batches(self, start: int) -> Iterator[torch.Tensor]:
-        """The batches of steps ``start ..`` to the end, loaded by worker processes if asked."""
+        """The batches of steps ``start ..`` to the end, loaded by worker processes if asked.
+
+        The end is read as the batches are drawn, so a re-planned step count holds.
+        """
         p = self.params
         if p.workers <= 0:
-            for step in range(start, self.total_steps):
+            step = start
+            while step < self.total_steps:
                 yield self.batch(step)
+                step += 1
             return
         loader = torch.utils.data.DataLoader(
             self.dataset,
             batch_size=p.batch_size,
-            sampler=range(start * p.batch_size, self.total_steps * p.batch_size),
+            sampler=_Indices(self, start),
             num_workers=p.workers,
             pin_memory=self.device.type == "cuda",
         )
@@ -276,7 +332,9 @@ class _Run:
         A time budget also sets :attr:`time_limit`, the training seconds after which a
         session stops early (a machine that became much slower than when it was timed).
         """
+        planning = self.clock()
         self.time_limit = 1.5 * budget_s if self.params.steps <= 0 else float("inf")
+        self.budget_s = budget_s if self.params.steps <= 0 else 0.0
         if self.total_steps <= 0 or self.device.type == "cuda":  # on a GPU: also a memory probe
             net = copy.deepcopy(self.net)
             opt = torch.optim.AdamW(net.parameters(), lr=0.0)
@@ -292,22 +350,55 @@ class _Run:
             self.validate(record=False)
             val_s = self.clock() - start
             step_s = float(np.median(times[1:]))
-            usable = budget_s - (n_validations + 1) * val_s - 3 * step_s
+            # the budget holds this timing, the validation at step 0 and n_validations more
+            usable = budget_s - (n_validations + 2) * val_s - 3 * step_s
             if self.total_steps <= 0:
-                self.total_steps = max(10, int(usable / step_s))
-                planned = self.total_steps * step_s + (n_validations + 1) * val_s
-                self.time_limit = 1.5 * max(budget_s, planned)  # the 10-step floor may need more
+                self.total_steps = max(MIN_STEPS, round(usable / step_s))
+                planned = self.total_steps * step_s + (n_validations + 2) * val_s
+                self.time_limit = 1.5 * max(budget_s, planned)  # the step floor may need more
+        # the schedule reads the step count as it is now: a re-planned run still ends at 0
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, functools.partial(warmup_cosine, total=self.total_steps)
+            self.optimizer, lambda step: warmup_cosine(step, self.total_steps)
         )
+        self.elapsed += self.clock() - planning  # a resumed run's restore() replaces it
+
+    def replan(self, window: tuple[int, float, int]) -> None:
+        """Re-fit the step count into the time budget from the pace since ``window``.
+
+        ``window`` is ``(step, elapsed, validations done)`` at an earlier point of this
+        session; the seconds per step are measured over the steps since then (without
+        the validations in between), and the steps left are what the budget still holds
+        after the validations still to come. A fixed step count is never changed.
+        """
+        if self.budget_s <= 0 or self.step <= window[0]:
+            return
+        step0, elapsed0, validations0 = window
+        validating = (self.validations_done() - validations0) * self.validation_seconds
+        step_s = max(self.elapsed - elapsed0 - validating, 1e-9) / (self.step - step0)
+        validations_left = max(1, self.params.validations) - self.validations_done()
+        left_s = self.budget_s - self.elapsed - validations_left * self.validation_seconds
+        self.total_steps = max(MIN_STEPS, self.step + max(1, round(left_s / step_s)))
+
+    def validations_done(self) -> int:
+        """Validations after step 0 so far (the run's history, so it survives a resume)."""
+        return sum(1 for r in self.history if r["kind"] == "val" and r["step"] > 0)
+
+    def validation_due(self) -> bool:
+        """Validations are evenly spaced over the run, the last at its final step."""
+        n_val = max(1, self.params.validations)
+        done = self.validations_done()
+        due = math.ceil((done + 1) * self.total_steps / n_val - 1e-9)
+        return self.step >= self.total_steps or (done < n_val - 1 and self.step >= due)
 
     # -- validation --------------------------------------------------------
 
     def validate(self, record: bool = True) -> dict[str, Any]:
+        start = self.clock()
         self.net.eval()
         with torch.no_grad(), self.autocast:
             scores, prediction = self.validation.evaluate(self.net, self.device)
         self.net.train()
+        self.validation_seconds = self.clock() - start
         row = {
             "step": self.step,
             "seconds": round(self.elapsed, 2),
@@ -352,6 +443,9 @@ class _Run:
             pixel_size_nm=px * self.params.scale if px else None,
             modality=self.params.modality,
             history=list(self.history),
+            origin=f"pssr_nb, fine-tuned from {self.params.init}"
+            if self.params.init
+            else "pssr_nb",
         )
 
     def checkpoint(self) -> None:
@@ -362,6 +456,7 @@ class _Run:
                 "params": to_dict(self.params),
                 "crappifier": self.crappifier.to_dict(),
                 "data": _data_fingerprint(self.sources),
+                "config": self.net.config.to_dict(),
                 "model": self.net.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
@@ -505,8 +600,9 @@ def run(
     total_steps = int(state["total_steps"]) if state else params.steps
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
+    network = network_config(params, crappifier, state)
     while True:
-        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, clock)
+        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, network, clock)
         try:
             trainer.plan(params.minutes * 60, params.validations)
             break
@@ -531,7 +627,9 @@ def run(
         trainer.restore(state)
     else:
         (out / "log.csv").unlink(missing_ok=True)
+        start = clock()
         trainer.validate()
+        trainer.elapsed += clock() - start - trainer.hook_seconds
     stopped = _loop(trainer, callback, progress)
     model = trainer.trained_model()
     model.save(out / "model_last.pt")
@@ -626,30 +724,31 @@ def start_or_resume(
 
 
 def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, progress: bool) -> str:
-    """Train to the planned step count; returns why it stopped."""
+    """Train to the planned step count (re-planned under a time budget); returns why it stopped."""
     from tqdm.auto import tqdm
 
     p, clock = trainer.params, trainer.clock
-    total = trainer.total_steps
-    n_val = max(1, p.validations)  # evenly spaced, the last at the final step
-    log_every = max(1, total // 500)
     # The time limit holds for this session only: a resumed run gets the same allowance
     # again, so a run stopped by the limit can always be continued to its end.
     session_start = trainer.elapsed
+    window = (trainer.step, trainer.elapsed, trainer.validations_done())
     last_ckpt = clock()
     losses: list[float] = []
     postfix: dict[str, str] = {}
-    bar = tqdm(total=total, initial=trainer.step, disable=not progress, desc="training")
+    bar = tqdm(
+        total=trainer.total_steps, initial=trainer.step, disable=not progress, desc="training"
+    )
     stopped = "finished"
     try:
         t0 = clock()
-        for hr in trainer.batches(trainer.step):
+        for hr in _until_the_end(trainer):
             losses.append(trainer.train_step(trainer.net, trainer.optimizer, hr, trainer.step))
             trainer.scheduler.step()
             trainer.step += 1
             bar.update(1)
             rows = []
-            if trainer.step % log_every == 0 or trainer.step == total:
+            total = trainer.total_steps
+            if trainer.step % max(1, total // 500) == 0 or trainer.step == total:
                 postfix["loss"] = f"{np.mean(losses):.4f}"
                 rows.append(
                     {
@@ -662,7 +761,7 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 )
                 losses = []
                 trainer.log(rows[-1])
-            if trainer.step * n_val // total > (trainer.step - 1) * n_val // total:
+            if trainer.validation_due():
                 trainer.elapsed += clock() - t0
                 t0 = clock()
                 rows.append(trainer.validate())
@@ -674,10 +773,17 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                     callback(row)
             trainer.elapsed += clock() - t0
             t0 = clock()
-            if clock() - last_ckpt >= p.checkpoint_minutes * 60 or trainer.step == total:
+            if trainer.step < total and trainer.step % max(1, total // 50) == 0:
+                trainer.replan(window)
+                window = (trainer.step, trainer.elapsed, trainer.validations_done())
+                bar.total = trainer.total_steps
+            finished = trainer.step >= trainer.total_steps
+            if clock() - last_ckpt >= p.checkpoint_minutes * 60 or finished:
                 trainer.checkpoint()
                 last_ckpt = t0 = clock()
-            if trainer.elapsed - session_start > trainer.time_limit and trainer.step < total:
+            if finished:
+                break
+            if trainer.elapsed - session_start > trainer.time_limit:
                 stopped = "time limit"
                 trainer.checkpoint()
                 break
@@ -695,3 +801,22 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     finally:
         bar.close()
     return stopped
+
+
+def _until_the_end(trainer: _Run) -> Iterator[torch.Tensor]:
+    """Batches until the step count as it is at the end (worker loaders may stop early)."""
+    while trainer.step < trainer.total_steps:
+        yield from trainer.batches(trainer.step)
+
+
+class _Indices(torch.utils.data.Sampler):
+    """Dataset indices of steps ``start ..`` up to the run's step count as it is when drawn."""
+
+    def __init__(self, trainer: _Run, start: int):
+        self.trainer, self.start = trainer, start
+
+    def __iter__(self) -> Iterator[int]:
+        i = self.start * self.trainer.params.batch_size
+        while i < self.trainer.total_steps * self.trainer.params.batch_size:
+            yield i
+            i += 1

@@ -30,20 +30,20 @@ class TrainingClock:
 
 @pytest.fixture
 def training_clock(monkeypatch) -> TrainingClock:
-    """A :class:`TrainingClock` wired into ``_Run.train_step`` and ``_Run.validate``."""
-    from pssr_nb import train
+    """A :class:`TrainingClock` wired into ``_Run.train_step`` and the validation's scoring."""
+    from pssr_nb import train, validation
 
     clock = TrainingClock()
-    real_step, real_validate = train._Run.train_step, train._Run.validate
+    real_step, real_evaluate = train._Run.train_step, validation.ValidationSet.evaluate
 
     def train_step(self, *args, **kwargs):
         clock.now += clock.step_s
         return real_step(self, *args, **kwargs)
 
-    def validate(self, *args, **kwargs):
+    def evaluate(self, *args, **kwargs):
         clock.now += clock.val_s
-        return real_validate(self, *args, **kwargs)
+        return real_evaluate(self, *args, **kwargs)
 
     monkeypatch.setattr(train._Run, "train_step", train_step)
-    monkeypatch.setattr(train._Run, "validate", validate)
+    monkeypatch.setattr(validation.ValidationSet, "evaluate", evaluate)
     return clock

@@ -1,0 +1,57 @@
+"""Turn what a user names as a model into a :class:`~pssr_nb.model_file.TrainedModel`.
+
+A model can be named three ways, everywhere a model is asked for (training's
+``init``, the quickstart's ``start``): the name of a sample model shipped with
+pssr_nb (``em_x4``), a PSSR2 ``.pth`` state_dict (imported safely, see
+:mod:`pssr_nb.pssr2_import`), or a pssr_nb model file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InputError
+from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model
+from .pssr2_import import import_pssr2
+
+
+def open_model(name: str | Path) -> TrainedModel:
+    """The model a user named: a sample model name, a PSSR2 ``.pth`` or a model file.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist or is not a model, naming it and the choices.
+    """
+    if str(name) in SAMPLE_MODELS:
+        return load_sample_model(str(name))
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(
+            "This model file does not exist.",
+            path=path,
+            fix=f"Check the path, or name a sample model ({', '.join(sorted(SAMPLE_MODELS))}).",
+        )
+    if path.suffix.lower() == ".pth":
+        return import_pssr2(path)
+    return TrainedModel.load(path)
+
+
+def matching_sample_model(modality: str, scale: int, frames: int = 1) -> str:
+    """The name of the shipped sample model for this modality and geometry, or ``""``.
+
+    ``modality`` is matched loosely: any modality that mentions EM matches the EM
+    sample models, anything else the fluorescence/confocal ones.
+
+    Examples
+    --------
+    >>> matching_sample_model("scanning EM", 4)
+    'em_x4'
+    >>> matching_sample_model("scanning EM", 2)
+    ''
+    """
+    wanted = "em" if "EM" in modality else "fluorescence"
+    for name, info in SAMPLE_MODELS.items():
+        if info.specimen == wanted and info.scale == scale and info.frames == frames:
+            return name
+    return ""
