@@ -85,6 +85,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"  best validation PSNR {best['val_psnr']:.2f} dB at step {best['step']} "
         f"(aligned bicubic {best['bicubic_psnr']:.2f} dB)"
     )
+    if "pairs_gain_db" in best:
+        print(
+            f"  on the real pairs: {best['pairs_psnr']:.2f} dB, "
+            f"{best['pairs_gain_db']:+.2f} dB over the best baseline"
+        )
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:

@@ -25,7 +25,9 @@ from .benchmark import BenchmarkParams, Case, add_baselines, headline, score_cas
 from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
+from .errors import InputError
 from .io import read_image, write_tiff
+from .model_choice import matching_sample_model
 from .model_file import TrainedModel
 from .models import PRESETS
 from .noise_model import NoiseModel
@@ -53,6 +55,11 @@ class DemoParams:
     minutes: float = param(3.0, "Training time budget in minutes (used when steps is 0).")
     steps: int = param(0, "Training steps; 0 fits the training into the time budget.")
     preset: str = param("small", "Network size.", choices=tuple(PRESETS))
+    start: str = param(
+        "scratch",
+        "Weights to start from: scratch (random), sample (fine-tune the shipped sample model "
+        "of this specimen and scale), or a model file.",
+    )
     seed: int = param(0, "Random seed.")
 
 
@@ -91,12 +98,19 @@ def _read_sets(folder: Path, record: dict[str, Any]) -> list[_WrittenSet]:
     ]
 
 
-def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    params: DemoParams,
+    out_dir: str | Path,
+    progress: bool = True,
+    training: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run the quickstart into ``out_dir`` and return the report (also written as ``report.json``).
 
     Running it again into the same folder replaces the previous results, except that
     an interrupted training run (``model/checkpoint.pt`` without ``model/train.json``)
-    is continued where it stopped.
+    is continued where it stopped. ``training`` overrides fields of the
+    :class:`~pssr_nb.train.TrainParams` the quickstart trains with (for experiments
+    with the recipe, e.g. ``{"loss": "l1"}``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,15 +154,7 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
     if (model_dir / "train.json").exists():  # a finished earlier run: start afresh
         shutil.rmtree(model_dir)
     trained = train_run(
-        TrainParams(
-            preset=params.preset,
-            scale=params.scale,
-            minutes=params.minutes,
-            steps=params.steps,
-            tile=min(128, params.size // 2),
-            modality=reference_modality(params.specimen),
-            seed=params.seed,
-        ),
+        dataclasses.replace(_training_params(params), **(training or {})),
         out / "data" / "train" / "hr",
         model_dir,
         crappifier=crappifier,
@@ -172,7 +178,8 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
         "crappified_batch_shape": list(crappified.shape),
         "noise_check": _noise_check(reference, calibration.lr_noise),
         "training": {
-            k: trained.summary[k] for k in ("steps", "stopped", "training_seconds", "best")
+            k: trained.summary[k]
+            for k in ("steps", "stopped", "training_seconds", "best", "params")
         },
         "scores": scores,
         "summary": summary,
@@ -184,6 +191,34 @@ def run(params: DemoParams, out_dir: str | Path, progress: bool = True) -> dict[
         reference, test_sets[0], first_prediction, crappifier, params, out / "overview.png"
     )
     return report
+
+
+def _training_params(params: DemoParams) -> TrainParams:
+    return TrainParams(
+        preset=params.preset,
+        scale=params.scale,
+        minutes=params.minutes,
+        steps=params.steps,
+        tile=min(128, params.size // 2),
+        init=_start_model(params),
+        modality=reference_modality(params.specimen),
+        seed=params.seed,
+    )
+
+
+def _start_model(params: DemoParams) -> str:
+    """The ``init`` of the training run: empty (scratch), a sample model's name or a file."""
+    if params.start == "scratch":
+        return ""
+    if params.start != "sample":
+        return params.start
+    name = matching_sample_model(reference_modality(params.specimen), params.scale)
+    if not name:
+        raise InputError(
+            f"There is no sample model for {params.specimen} at {params.scale}x.",
+            fix="Train from scratch (start=scratch), or give a model file to fine-tune.",
+        )
+    return name
 
 
 def reference_modality(specimen: str) -> str:

@@ -47,6 +47,8 @@ from .losses import LOSSES, make_loss
 from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
+from .pair_validation import COLUMNS as PAIR_COLUMNS
+from .pair_validation import PairValidation
 from .params import param, to_dict
 from .units import INPUT_SMOOTHING, source_units, to_units
 from .validation import PREVIEWS, Previews, ValidationSet
@@ -63,6 +65,7 @@ LOG_COLUMNS = (
     "val_ssim",
     "bicubic_psnr",
     "bicubic_ssim",
+    *PAIR_COLUMNS,
 )
 #: Settings that may change when a run is resumed (they do not change the result).
 RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
@@ -103,6 +106,13 @@ class TrainParams:
         "tile", "Hold out tiles of every image, or whole images.", choices=("tile", "image")
     )
     val_tiles: int = param(16, "Fixed validation tiles (crappified once, same noise every time).")
+    val_lr: str = param(
+        "", "Real LR images (folder) scored at every validation; the best model is chosen by them."
+    )
+    val_hr: str = param("", "The HR images of the same fields as val_lr (same file names).")
+    val_semi_synthetic: bool = param(
+        False, "val_lr are low-SNR scans at the HR pixel size: decimate them by scale first."
+    )
     validations: int = param(10, "How many times to validate during the run.")
     checkpoint_minutes: float = param(
         2.0, "Write a resumable checkpoint this often (0 = every step)."
@@ -271,8 +281,7 @@ class _Run:
         self.best: dict[str, Any] = {}
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.on_validate: ValidationHook | None = None
-        self.hook_seconds = 0.0  # time spent in on_validate at the last validation
-        self.validation_seconds = 0.0  # how long the last validation took (without the hook)
+        self.validation_seconds = 0.0  # how long the last validation took, hooks included
         self.time_limit = float("inf")  # set by plan()
         self.budget_s = 0.0  # the time budget (0 for a fixed step count), set by plan()
 
@@ -398,7 +407,6 @@ class _Run:
         with torch.no_grad(), self.autocast:
             scores, prediction = self.validation.evaluate(self.net, self.device)
         self.net.train()
-        self.validation_seconds = self.clock() - start
         row = {
             "step": self.step,
             "seconds": round(self.elapsed, 2),
@@ -406,18 +414,17 @@ class _Run:
             **scores,
             **self.validation.baseline,
         }
-        self.hook_seconds = 0.0
         if record and self.on_validate is not None:
-            start = self.clock()
             row.update(self.on_validate(self.trained_model(), dict(row)) or {})
-            self.hook_seconds = self.clock() - start
         if record:
             self.log(row)
             self.previews.add(self.step, prediction)
             self.previews.save(self.out / PREVIEWS)
-            if not self.best or scores["val_psnr"] > self.best["val_psnr"]:
+            key = "pairs_gain_db" if "pairs_gain_db" in row else "val_psnr"
+            if not self.best or row[key] > self.best[key]:
                 self.best = dict(row)
                 self.trained_model().save(self.out / "model_best.pt")
+        self.validation_seconds = self.clock() - start
         return row
 
     def log(self, row: dict[str, Any]) -> None:
@@ -551,7 +558,10 @@ def run(
         ``on_validate(model, row)`` is called at every validation with a copy of the
         current :class:`TrainedModel` and the validation row; the dict it returns is
         added to the row. Use it to score your own held-out images during training.
-        Its time is not counted in the row's ``seconds``.
+        Its time counts against the time budget. ``params.val_lr``/``val_hr`` add
+        :class:`~pssr_nb.pair_validation.PairValidation` (real pairs, scored as the
+        benchmark scores them); the best model is then chosen by its gain over the best
+        baseline on those pairs.
     clock : callable, optional
         Seconds as a float; every time decision of the run (the step count of a time
         budget, the time limit, checkpoint intervals, the ``seconds`` column) reads it.
@@ -592,6 +602,7 @@ def run(
             f"The crappifier downsamples by {crappifier.scale} but scale is {params.scale}.",
             fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
         )
+    hooks = _validation_hooks(params, on_validate)
     out.mkdir(parents=True, exist_ok=True)
     if state is not None:
         _check_resumable(state, params, sources, ckpt)
@@ -622,14 +633,14 @@ def run(
                 f"Out of GPU memory: training with batch size {params.batch_size} instead.",
                 stacklevel=2,
             )
-    trainer.on_validate = on_validate
+    trainer.on_validate = hooks
     if state is not None:
         trainer.restore(state)
     else:
         (out / "log.csv").unlink(missing_ok=True)
         start = clock()
         trainer.validate()
-        trainer.elapsed += clock() - start - trainer.hook_seconds
+        trainer.elapsed += clock() - start
     stopped = _loop(trainer, callback, progress)
     model = trainer.trained_model()
     model.save(out / "model_last.pt")
@@ -652,10 +663,49 @@ def run(
     return TrainResult(out, model, trainer.history, summary)
 
 
+def _validation_hooks(
+    params: TrainParams, on_validate: ValidationHook | None
+) -> ValidationHook | None:
+    """The user's hook and, with ``val_lr``/``val_hr``, the real pairs' scores."""
+    if not (params.val_lr or params.val_hr):
+        return on_validate
+    if not (params.val_lr and params.val_hr):
+        raise InputError(
+            "Real validation pairs need both val_lr and val_hr.",
+            path=params.val_lr or params.val_hr,
+            fix="Give both folders, or neither.",
+        )
+    pairs = PairValidation(params.val_lr, params.val_hr, params.val_semi_synthetic, params.device)
+
+    def hooks(model: TrainedModel, row: dict[str, Any]) -> dict[str, Any]:
+        added = pairs(model, row)
+        if on_validate is not None:
+            added.update(on_validate(model, {**row, **added}) or {})
+        return added
+
+    return hooks
+
+
 def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The best validation score of a run beside bicubic's, as rows for printing."""
     best = summary["best"]
-    return [
+    pairs = (
+        [
+            {
+                "": "real pairs: best baseline",
+                "PSNR": round(best["pairs_baseline_psnr"], 2),
+                "SSIM": None,
+            },
+            {
+                "": f"real pairs: model ({best['pairs_gain_db']:+.2f} dB)",
+                "PSNR": round(best["pairs_psnr"], 2),
+                "SSIM": None,
+            },
+        ]
+        if "pairs_gain_db" in best
+        else []
+    )
+    return pairs + [
         {
             "": "bicubic",
             "PSNR": round(best["bicubic_psnr"], 2),
@@ -765,7 +815,6 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 trainer.elapsed += clock() - t0
                 t0 = clock()
                 rows.append(trainer.validate())
-                t0 += trainer.hook_seconds
                 postfix["val_psnr"] = f"{rows[-1]['val_psnr']:.2f}"
             bar.set_postfix(postfix, refresh=False)
             for row in rows:

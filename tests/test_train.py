@@ -14,6 +14,7 @@ from pssr_nb import train as train_module
 from pssr_nb.crappify import Crappifier, Downsample, Gaussian
 from pssr_nb.errors import InputError
 from pssr_nb.model_file import TrainedModel, atomic_save
+from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
 from pssr_nb.train import CHECKPOINT, TrainParams, preview_pair, run, start_or_resume
@@ -123,6 +124,35 @@ def test_fine_tuning_checks_the_models_geometry(hr_folder, tmp_path):
             progress=False,
         )
     assert "em_x4" in err.value.fix and not (tmp_path / CHECKPOINT).exists()
+
+
+def test_real_pairs_are_scored_as_users_predict_and_choose_the_best_model(hr_folder, tmp_path):
+    pairs = hr_folder.parent  # the phantoms' lr/ and hr/ folders: real LR/HR scan pairs
+    crap = Crappifier([Downsample(4), Gaussian(0.1)])
+    params = TrainParams(steps=6, val_lr=str(pairs / "lr"), val_hr=str(pairs / "hr"), **TINY)
+    res = run(params, hr_folder, tmp_path, crappifier=crap, progress=False)
+    vals = [r for r in res.history if r["kind"] == "val"]
+    assert all("pairs_gain_db" in r for r in vals)
+    # step 0 is the aligned bicubic exactly, so it cannot beat the best baseline
+    assert vals[0]["pairs_gain_db"] <= 1e-3
+    assert res.summary["best"]["pairs_gain_db"] == max(r["pairs_gain_db"] for r in vals)
+    best = TrainedModel.load(tmp_path / "model_best.pt")
+    assert best.history[-1]["step"] == res.summary["best"]["step"]
+    assert "pairs_gain_db" in _log_rows(tmp_path)[0]
+    with pytest.raises(InputError, match="need both val_lr and val_hr"):
+        run(TrainParams(steps=2, val_lr=str(pairs / "lr"), **TINY), hr_folder, tmp_path / "x")
+
+
+def test_pair_validation_can_fail(hr_folder):
+    from pssr_nb.pair_validation import PairValidation
+
+    check = PairValidation(hr_folder.parent / "lr", hr_folder.parent / "hr")
+    model = TrainedModel(ResUNet(config_for("small", 4)))  # untrained: the aligned bicubic
+    aligned = check(model, {})["pairs_gain_db"]
+    # the same interpolation placed (s-1)/2 HR pixels off, as a wrong crappifier would teach
+    misplaced = TrainedModel(ResUNet(config_for("small", 4, offset=1.5)))
+    assert check(misplaced, {})["pairs_gain_db"] < aligned - 0.2
+    assert aligned <= 1e-3 and check.baseline != "model"
 
 
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
