@@ -46,6 +46,8 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
     subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 
 from pssr_nb import train
@@ -82,17 +84,37 @@ plt.show()
 #
 # - `preset` — network size: `small` (1.75 M parameters) trains fastest; `medium` and
 #   `large` need a GPU to pay off.
-# - `minutes` — the budget. The number of steps is fixed from a short timing at the start,
-#   so the learning-rate schedule always completes.
+# - `init` — **fine-tuning**: start from a trained model instead of random weights. On
+#   the sample data it is the shipped `em_x4` (trained on other EM phantoms), so a few
+#   minutes adapt a network that already knows EM instead of teaching one from nothing.
+#   Empty trains from scratch; a model file or a PSSR2 `.pth` works too. Use a model of
+#   your modality and scale only — an EM model is no head start for confocal.
+# - `minutes` — the budget, a deadline: the number of steps is planned from a short
+#   timing and re-planned as the run goes, so the run ends on time even when the machine
+#   gets busier, and the learning-rate schedule always completes.
+# - `learning_rate` — 0 picks 1e-3 from scratch and 3e-4 when fine-tuning (a trained
+#   network needs smaller steps, or it forgets what it knew).
 # - `tile`, `batch_size` — 0 picks 256 px × 16 on a GPU, 128 px × 8 on a CPU.
 # - `val_fraction` — a part of every image is held out and never trained on; the
 #   validation PSNR is measured there, next to bicubic interpolation of the same input.
+# - `val_lr`, `val_hr` — **real pairs** (an LR scan and an HR scan of the same fields,
+#   never trained on). At every validation the whole LR images go through the same
+#   prediction users run and are scored like notebook 05 scores (against the best simple
+#   baseline), and the best model is chosen by that. On the sample data these are the
+#   held-out phantom scans; with your own data, give pairs you did not train on.
 # - `checkpoint_minutes` — how often progress is saved for resuming.
 #
 # The form only collects values; the cell after it trains with them.
 
 # %%
-form = Form(train.TrainParams, scale=crappifier.scale, **(train.QUICK if quick_mode() else {}))
+defaults = project.training_defaults(crappifier.scale)
+print("defaults from the project:", defaults)
+form = Form(
+    train.TrainParams,
+    scale=crappifier.scale,
+    **defaults,
+    **(train.QUICK if quick_mode() else {}),
+)
 form
 
 # %% [markdown]
@@ -111,9 +133,12 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # %% [markdown]
 # ## 4. Inspect
 # **Curves.** The loss should fall steeply, then slowly. The validation PSNR (red) must
-# rise above bicubic (blue, dashed) — the model starts exactly at bicubic, so any gap is
-# what it learned. A red curve that falls again late in training means overfitting: use
-# more images or a shorter run.
+# rise above bicubic (blue, dashed) — a model from scratch starts exactly at bicubic, so
+# any gap is what it learned (a fine-tuned one starts where its model was). With real
+# pairs, the third panel is the number that matters: the model against the **best simple
+# baseline** (bicubic + a tuned Gaussian) on real scans, scored as notebook 05 scores. A
+# red curve that falls again late in training means overfitting: use more images or a
+# shorter run.
 
 # %%
 training_curves(result.history)
@@ -151,7 +176,9 @@ project.record(
 )
 assert (result.out_dir / "model_best.pt").is_file()
 losses = [r["loss"] for r in result.history if r["kind"] == "train"]
-assert losses[-1] < losses[0], "the loss did not go down"
+assert all(math.isfinite(v) for v in losses), "the loss diverged: lower learning_rate"
+if not params.init:  # a fine-tuned network starts low already
+    assert losses[-1] < losses[0], "the loss did not go down"
 
 # %% [markdown]
 # ## 6. Exercises
@@ -159,6 +186,8 @@ assert losses[-1] < losses[0], "the loss did not go down"
 #    scores higher? (Each run gets its own folder; compare their `train.json`.)
 # 2. Double `minutes`. Is the gain over bicubic doubled?
 # 3. Load the log of the run as a table and find the step with the best validation PSNR.
+# 4. Clear `init` and train from scratch for the same minutes. Compare the best
+#    `pairs_gain_db` of the two runs (in their `train.json`): what did the head start buy?
 
 # %% tags=["solution"]
 import csv

@@ -212,7 +212,7 @@ def _start_model(params: DemoParams) -> str:
         return ""
     if params.start != "sample":
         return params.start
-    name = matching_sample_model(reference_modality(params.specimen), params.scale)
+    name = matching_sample_model(params.specimen, params.scale)
     if not name:
         raise InputError(
             f"There is no sample model for {params.specimen} at {params.scale}x.",

@@ -37,21 +37,17 @@ def open_model(name: str | Path) -> TrainedModel:
     return TrainedModel.load(path)
 
 
-def matching_sample_model(modality: str, scale: int, frames: int = 1) -> str:
-    """The name of the shipped sample model for this modality and geometry, or ``""``.
-
-    ``modality`` is matched loosely: any modality that mentions EM matches the EM
-    sample models, anything else the fluorescence/confocal ones.
+def matching_sample_model(specimen: str, scale: int, frames: int = 1) -> str:
+    """The name of the shipped sample model for this specimen and geometry, or ``""``.
 
     Examples
     --------
-    >>> matching_sample_model("scanning EM", 4)
+    >>> matching_sample_model("em", 4)
     'em_x4'
-    >>> matching_sample_model("scanning EM", 2)
+    >>> matching_sample_model("em", 2)
     ''
     """
-    wanted = "em" if "EM" in modality else "fluorescence"
     for name, info in SAMPLE_MODELS.items():
-        if info.specimen == wanted and info.scale == scale and info.frames == frames:
+        if (info.specimen, info.scale, info.frames) == (specimen, scale, frames):
             return name
     return ""

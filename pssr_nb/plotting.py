@@ -146,9 +146,10 @@ def training_curves(history: list[Mapping], fig=None):
     if fig is None:
         fig = plt.figure(figsize=(9, 3))
     fig.clear()
-    loss_ax, psnr_ax = fig.subplots(1, 2)
     train = [r for r in history if r["kind"] == "train"]
     val = [r for r in history if r["kind"] == "val"]
+    pairs = [r for r in val if "pairs_psnr" in r]
+    loss_ax, psnr_ax, *pairs_ax = fig.subplots(1, 3 if pairs else 2)
     if train:
         loss_ax.plot([r["step"] for r in train], [r["loss"] for r in train], color="0.3", lw=1)
         loss_ax.set_yscale("log")
@@ -160,7 +161,20 @@ def training_curves(history: list[Mapping], fig=None):
             steps, [r["bicubic_psnr"] for r in val], "--", color="tab:blue", label="bicubic"
         )
         psnr_ax.legend(fontsize=8)
-    psnr_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation")
+    psnr_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation tiles (crappified)")
+    if pairs:
+        ax = pairs_ax[0]
+        steps = [r["step"] for r in pairs]
+        ax.plot(steps, [r["pairs_psnr"] for r in pairs], "o-", color="tab:red", label="model")
+        ax.plot(
+            steps,
+            [r["pairs_baseline_psnr"] for r in pairs],
+            "--",
+            color="tab:green",
+            label="best baseline",
+        )
+        ax.legend(fontsize=8)
+        ax.set(xlabel="step", ylabel="CARE PSNR (dB)", title="real pairs (as users predict)")
     fig.tight_layout()
     return fig
 

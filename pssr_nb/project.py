@@ -22,6 +22,7 @@ from typing import Any
 from .crappify import Crappifier
 from .errors import InputError, show_briefly_in_notebooks
 from .files import atomic_path
+from .model_choice import matching_sample_model
 from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model, sample_model_path
 from .params import param
 
@@ -213,6 +214,23 @@ class Project:
             params = CalibrateParams(scale=SAMPLE["scale"])
             calibrate_pairs(pairs, params, fit=False).save(sample.parent)
         return Crappifier.load(sample)
+
+    def training_defaults(self, scale: int) -> dict[str, str]:
+        """Form defaults for notebook 03: what to fine-tune, and real pairs to validate on.
+
+        On the sample data: fine-tune the shipped sample model of its specimen and scale,
+        and validate on the held-out sample pairs (scans the training never sees). On the
+        user's own data: nothing (a matching pretrained model and held-out pairs are the
+        user's to name, see the notebook).
+        """
+        if self.get("hr") is not None:
+            return {}
+        test = self.sample_data()["test"]
+        return {
+            "init": matching_sample_model(SAMPLE["specimen"], scale),
+            "val_lr": str(test / "lr"),
+            "val_hr": str(test / "hr"),
+        }
 
     def model(self) -> TrainedModel:
         """The recorded model, else the shipped sample model."""
