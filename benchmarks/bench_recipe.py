@@ -24,27 +24,28 @@ from typing import Any
 from pssr_nb.demo import DemoParams
 from pssr_nb.demo import run as demo
 
-#: name -> (DemoParams fields, TrainParams fields)
-VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "scratch": ({}, {}),
-    "sample": ({"start": "sample"}, {}),
-    "sample_lr1e-3": ({"start": "sample"}, {"learning_rate": 1e-3}),
-    "sample_lr1e-4": ({"start": "sample"}, {"learning_rate": 1e-4}),
-    "l1": ({}, {"loss": "l1"}),
-    "mse": ({}, {"loss": "mse"}),
-    "lr3e-3": ({}, {"learning_rate": 3e-3}),
-    "lr3e-4": ({}, {"learning_rate": 3e-4}),
-    "tile64": ({}, {"tile": 64, "batch_size": 16}),
-    "batch4": ({}, {"batch_size": 4}),
-    "medium": ({"preset": "medium"}, {}),
+#: name -> (DemoParams fields, TrainParams fields, CalibrateParams fields)
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    "scratch": ({}, {}, {}),
+    "sample": ({"start": "sample"}, {}, {}),
+    "sample_lr1e-3": ({"start": "sample"}, {"learning_rate": 1e-3}, {}),
+    "sample_lr1e-4": ({"start": "sample"}, {"learning_rate": 1e-4}, {}),
+    "dose2": ({}, {}, {"dose_range": 2.0}),
+    "l1": ({}, {"loss": "l1"}, {}),
+    "mse": ({}, {"loss": "mse"}, {}),
+    "lr3e-3": ({}, {"learning_rate": 3e-3}, {}),
+    "lr3e-4": ({}, {"learning_rate": 3e-4}, {}),
+    "tile64": ({}, {"tile": 64, "batch_size": 16}, {}),
+    "batch4": ({}, {"batch_size": 4}, {}),
+    "medium": ({"preset": "medium"}, {}, {}),
 }
 
 
 def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    demo_fields, training = VARIANTS[variant]
+    demo_fields, training, calibration = VARIANTS[variant]
     params = DemoParams(specimen=args.specimen, minutes=args.minutes, seed=seed, **demo_fields)
     out = Path(tempfile.mkdtemp(prefix="pssr_nb_recipe_"))
-    report = demo(params, out, progress=False, training=training)
+    report = demo(params, out, progress=False, training=training, calibration=calibration)
     psnr, ssim = report["headline"]["psnr"], report["headline"]["ssim"]
     return {
         "specimen": args.specimen,

@@ -71,6 +71,11 @@ class CalibrateParams:
         "LR-only calibration: how the fast scan samples (a pair measures it instead).",
         choices=("decimate", "area", "bilinear"),
     )
+    dose_range: float = param(
+        1.0,
+        "Train over doses around the calibrated one: 2 = from 2x noisier to 2x cleaner "
+        "(for scans that vary in dwell time or sample); 1 = the calibrated dose only.",
+    )
     seed: int = param(0, "Noise seed of the comparison and of the optimiser.")
 
 
@@ -248,7 +253,7 @@ def calibrate_pairs(
             "reproduce HR noise. Use cleaner (slower or averaged) HR scans if you can."
         )
     return Calibration(
-        crappifier=crappifier,
+        crappifier=crappifier.with_dose_range(params.dose_range),
         lr_noise=lr_noise,
         physical=physical,
         ranking=ranking,
@@ -313,7 +318,7 @@ def calibrate_lr_only(
         added = lr_noise.minus(hr_noise.scaled(noise_overlap(crappifier)))
     physical = PointScanParams.from_noise(added, params.scale, params.mode)
     return Calibration(
-        crappifier=physical.crappifier(),
+        crappifier=physical.crappifier().with_dose_range(params.dose_range),
         lr_noise=lr_noise,
         physical=physical,
         source="lr_only",

@@ -283,6 +283,40 @@ class Crappifier:
         """HR position of LR pixel 0, in HR pixels (the sampling geometry)."""
         return self._down.offset if self._down else 0.0
 
+    def with_dose_range(self, factor: float) -> Crappifier:
+        """This crappifier over doses from ``factor`` x lower to ``factor`` x higher.
+
+        A calibrated crappifier is one dose (one dwell time, one sample); real scans vary.
+        Every fixed photon count ``p`` becomes the log-uniform range ``(p / factor,
+        p * factor)``, and every fixed read-noise ``sigma`` (whose size relative to the
+        signal scales inversely with the dose) a range spanning ``factor**2`` whose
+        centre is ``sigma``, so :meth:`typical` is the calibrated crappifier again.
+        Ranges already present are kept; ``factor`` 1 changes nothing.
+
+        Examples
+        --------
+        >>> Crappifier([Downsample(4), Poisson(20.0), Gaussian(0.05)]).with_dose_range(2)
+        Crappifier([Downsample(scale=4, mode='decimate', phase=0), Poisson(photons=(10.0, 40.0)), Gaussian(sigma=(0.02, 0.08))])
+        """
+        if factor < 1:
+            raise InputError(
+                f"A dose range factor must be at least 1, not {factor}.",
+                fix="Use 1 for the calibrated dose only, 2 for 2x noisier to 2x cleaner.",
+            )
+        if factor == 1:
+            return Crappifier(self.steps)
+        steps = []
+        for step in self.steps:
+            if isinstance(step, Poisson) and not isinstance(step.photons, tuple):
+                step = Poisson((step.photons / factor, step.photons * factor))
+            elif isinstance(step, Gaussian) and not isinstance(step.sigma, tuple) and step.sigma:
+                ratio = factor**2
+                step = Gaussian(
+                    (2 * step.sigma / (1 + ratio), 2 * step.sigma * ratio / (1 + ratio))
+                )
+            steps.append(step)
+        return Crappifier(steps)
+
     def typical(self) -> Crappifier:
         """This crappifier with every range replaced by its centre (geometric for photons).
 

@@ -103,14 +103,16 @@ def run(
     out_dir: str | Path,
     progress: bool = True,
     training: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the quickstart into ``out_dir`` and return the report (also written as ``report.json``).
 
     Running it again into the same folder replaces the previous results, except that
     an interrupted training run (``model/checkpoint.pt`` without ``model/train.json``)
     is continued where it stopped. ``training`` overrides fields of the
-    :class:`~pssr_nb.train.TrainParams` the quickstart trains with (for experiments
-    with the recipe, e.g. ``{"loss": "l1"}``).
+    :class:`~pssr_nb.train.TrainParams` the quickstart trains with, ``calibration``
+    fields of its :class:`~pssr_nb.calibrate.CalibrateParams` (for experiments with the
+    recipe, e.g. ``{"loss": "l1"}`` and ``{"dose_range": 2}``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +135,7 @@ def run(
     reference = train_sets[0]
     calibration = calibrate_pairs(
         [(ws.lr, ws.hr) for ws in train_sets],
-        CalibrateParams(scale=params.scale),
+        CalibrateParams(scale=params.scale, **(calibration or {})),
         [ws.name for ws in train_sets],
         fit=False,
     )

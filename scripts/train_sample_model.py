@@ -2,7 +2,7 @@
 
 Usage (from the repository root, after ``python -m pip install -e .``)::
 
-    python scripts/train_sample_model.py --steps 3000
+    python scripts/train_sample_model.py --steps 6000
 
 Simulates EM phantoms imaged by the simulated scanning EM, calibrates the
 crappifier on their LR/HR pairs (physical estimate, in the percentile units
@@ -29,7 +29,7 @@ from pssr_nb.train import run as train
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
