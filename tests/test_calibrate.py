@@ -111,6 +111,18 @@ def test_the_crappifier_adds_less_noise_than_the_lr_has_when_the_hr_is_noisy():
     assert calibration.ranking is None and calibration.rows()[0]["family"] == "physical estimate"
 
 
+def test_a_dose_range_widens_the_calibrated_crappifier_around_its_centre():
+    ps = simulate("em", (256, 256), 4, seed=3)
+    one = calibrate_pairs([(ps.lr, ps.hr)], CalibrateParams(), fit=False)
+    wide = calibrate_pairs([(ps.lr, ps.hr)], CalibrateParams(dose_range=2.0), fit=False)
+    assert wide.crappifier.typical() == one.crappifier
+    assert wide.crappifier.steps[1].photons == pytest.approx(
+        (one.physical.photons / 2, one.physical.photons * 2)
+    )
+    lr_only = calibrate_lr_only([ps.lr], CalibrateParams(dose_range=2.0))
+    assert isinstance(lr_only.crappifier.steps[1].photons, tuple)
+
+
 def test_lr_only_calibration_is_close_without_any_hr():
     lr, hr, _, known = known_pair(20, 0.05, seed=2)
     calibration = calibrate_lr_only([lr], CalibrateParams())

@@ -130,3 +130,19 @@ def test_custom_callable_steps_run_but_do_not_serialise():
     np.testing.assert_array_equal(crap(np.zeros((4, 4), np.float32)), np.ones((2, 2)))
     with pytest.raises(InputError, match="cannot be saved"):
         crap.to_dict()
+
+
+def test_a_dose_range_spans_the_factor_around_the_calibrated_dose():
+    calibrated = Crappifier([Downsample(4), Poisson(20.0), Gaussian(0.05)])
+    wide = calibrated.with_dose_range(2.0)
+    photons, sigma = wide.steps[1].photons, wide.steps[2].sigma
+    assert photons == pytest.approx((10.0, 40.0))
+    assert sigma[1] / sigma[0] == pytest.approx(4.0)  # read noise relative to signal: 1/dose
+    assert wide.typical() == calibrated
+    assert calibrated.with_dose_range(1.0) == calibrated
+    # the draws do spread: per-sample noise SD on a flat field varies about 2x either way
+    flat = torch.full((256, 1, 32, 32), 0.5)
+    sd = (wide(flat, seed=0) - 0.5).flatten(1).std(1)
+    assert sd.max() / sd.min() > 2.5
+    with pytest.raises(InputError, match="at least 1"):
+        calibrated.with_dose_range(0.5)

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -138,3 +139,26 @@ def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
     added = 1 / (1 / lr_noise.photons - 1 / hr_noise.photons)  # the HR brings its own
     assert point_scan.photons == pytest.approx(added, rel=0.15)
     assert (project.sample_data()["train"] / "calibrate" / "calibration.json").is_file()
+
+
+def test_training_fine_tunes_the_matching_sample_model_and_validates_on_held_out_pairs(tmp_path):
+    project = Project(tmp_path)
+    defaults = project.training_defaults(scale=4)
+    assert defaults["init"] == "em_x4"
+    test = project.sample_data()["test"]
+    assert defaults["val_lr"] == str(test / "lr") and defaults["val_hr"] == str(test / "hr")
+    # never validate on what training sees
+    assert not set(os.listdir(test / "hr")) & set(os.listdir(project.hr()))
+    assert project.training_defaults(scale=2)["init"] == ""  # no sample model at 2x
+    project.record("data", hr=tmp_path / "mine")
+    assert project.training_defaults(scale=4) == {}  # the user's data: theirs to name
+
+
+def test_the_quickstart_starts_from_scratch_a_sample_model_or_a_file():
+    from pssr_nb.demo import DemoParams, _start_model
+
+    assert _start_model(DemoParams()) == ""
+    assert _start_model(DemoParams(start="sample")) == "em_x4"
+    assert _start_model(DemoParams(start="runs/model_best.pt")) == "runs/model_best.pt"
+    with pytest.raises(InputError, match="no sample model for fluorescence"):
+        _start_model(DemoParams(start="sample", specimen="fluorescence"))
