@@ -183,7 +183,7 @@ class Project:
         root = self.folder / "sample_data"
         folders = {}
         for name, n, seed in (
-            ("train", SAMPLE["train_images"], 0),
+            ("train", SAMPLE["train_images"], 100),  # apart from the sample model's phantoms
             ("test", SAMPLE["test_images"], 1000),
         ):
             folder = root / name

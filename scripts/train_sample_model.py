@@ -1,10 +1,12 @@
-"""Train the sample model shipped in ``pssr_nb/sample_models/`` (reproducible from its seed).
+"""Train a sample model shipped in ``pssr_nb/sample_models/`` (reproducible from its seed).
 
 Usage (from the repository root, after ``python -m pip install -e .``)::
 
-    python scripts/train_sample_model.py --steps 6000
+    python scripts/train_sample_model.py --steps 6000                          # em_x4
+    python scripts/train_sample_model.py --specimen fluorescence --steps 6000  # fluorescence_x4
 
-Simulates EM phantoms imaged by the simulated scanning EM, calibrates the
+Simulates phantoms of the specimen imaged by its simulated microscope (scanning
+EM or confocal), calibrates the
 crappifier on their LR/HR pairs (physical estimate, in the percentile units
 training uses, as a user would), trains the small preset with it and writes
 the best model in float16. Everything except timings is a function of the seed and step count.
@@ -19,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from pssr_nb.calibrate import CalibrateParams, calibrate_pairs
+from pssr_nb.demo import reference_modality
 from pssr_nb.io import read_image
 from pssr_nb.model_file import TrainedModel, sample_model_path
 from pssr_nb.phantoms import SimulateParams
@@ -33,13 +36,16 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
-    parser.add_argument("--out", default=str(sample_model_path("em_x4")))
+    parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
+    parser.add_argument("--out", default=None, help="default: the shipped file of the specimen")
     args = parser.parse_args()
+    name = f"{args.specimen}_x4"
+    args.out = args.out or str(Path(sample_model_path("em_x4")).parent / f"{name}.pt")
 
     work = Path(tempfile.mkdtemp(prefix="pssr_nb_sample_"))
     try:
         record = simulate(
-            SimulateParams("em", size=256, scale=4, n_images=args.images, seed=args.seed),
+            SimulateParams(args.specimen, size=256, scale=4, n_images=args.images, seed=args.seed),
             work / "phantoms",
         )
         folder = work / "phantoms"
@@ -54,7 +60,7 @@ def main() -> None:
                 preset="small",
                 scale=4,
                 steps=args.steps,
-                modality="scanning EM (simulated)",
+                modality=reference_modality(args.specimen),
                 device=args.device,
                 seed=args.seed,
             ),
@@ -64,8 +70,8 @@ def main() -> None:
         )
         model = TrainedModel.load(work / "run" / "model_best.pt")
         model.origin = (
-            f"scripts/train_sample_model.py --steps {args.steps} --images {args.images} "
-            f"--seed {args.seed} --device {args.device}"
+            f"scripts/train_sample_model.py --specimen {args.specimen} --steps {args.steps} "
+            f"--images {args.images} --seed {args.seed} --device {args.device}"
         )
         model.save(args.out, half=True)
         print(json.dumps(result.summary["best"], indent=2))

@@ -130,7 +130,7 @@ def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
 
     project = Project(tmp_path)
     point_scan = PointScanParams.from_crappifier(project.crappifier())
-    hr = read_image(project.sample_data()["train"] / "hr" / "em_000.tif").data
+    hr = read_image(project.sample_data()["train"] / "hr" / "em_100.tif").data
     m = MICROSCOPES["sem"]
     units = percentile_normalization(hr)
     physical = physical_normalization(m, m.hr_dwell_us)
