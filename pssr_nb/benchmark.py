@@ -35,6 +35,7 @@ from .baselines import baselines, tune_gaussian
 from .detection import object_detection
 from .errors import InputError
 from .frc import frc
+from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
 from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
 from .model_file import TrainedModel
@@ -266,6 +267,7 @@ def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, An
     """One row per case and method: scores, per-tile PSNR spread and the registration check."""
     rows = []
     for case in cases:
+        scale = case.reference.shape[-1] // case.lr.shape[-1]
         for method, output in case.outputs.items():
             dy, dx, error = shift_with_error(output, case.reference)
             shift = float(np.hypot(dy, dx))
@@ -280,6 +282,7 @@ def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, An
                     "shift_x_px": round(dx, 3),
                     "shift_error_px": round(error, 3),
                     "geometry_ok": bool(shift <= SHIFT_LIMIT_PX or shift <= 2 * error),
+                    "grid_excess_db": round(grid_excess_db(output, case.reference, scale), 3),
                 }
             )
     return rows
@@ -331,12 +334,16 @@ def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"psnr": psnr, "ssim": ssim, "text": text}
 
 
+#: The scores :func:`summarize` averages over images.
+SUMMARY_SCORES = ("psnr", "ssim", "ms_ssim", "nrmse", "grid_excess_db")
+
+
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and SD of every score per method, over images."""
     out = []
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
-        stats = mean_sd(mine)
+        stats = mean_sd(mine, SUMMARY_SCORES)
         out.append(
             {
                 "method": method,
@@ -350,7 +357,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def summary_rows(result: BenchmarkResult) -> list[dict[str, Any]]:
     """The summary table as printed by ``pssr-nb benchmark`` and notebook 05."""
-    keys = ("method", "psnr_mean", "psnr_sd", "ssim_mean", "geometry_errors")
+    keys = ("method", "psnr_mean", "psnr_sd", "ssim_mean", "grid_excess_db_mean", "geometry_errors")
     return [{k: r[k] for k in keys} for r in result.summary]
 
 

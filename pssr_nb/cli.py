@@ -38,6 +38,9 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     params = from_namespace(DemoParams, args)
     report = run(params, args.out)
     print(f"Quickstart written to {Path(args.out).resolve()}")
+    init = report["training"]["params"]["init"]
+    start = f"fine-tuned from {init}" if init else "trained from scratch"
+    print(f"  model: {start}, {report['training']['steps']} steps")
     for method, stats in report["summary"].items():
         print(
             f"  {method:20s} PSNR {stats['psnr_mean']:6.2f} ± {stats['psnr_sd']:.2f} dB   SSIM {stats['ssim_mean']:.3f}"

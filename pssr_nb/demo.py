@@ -56,9 +56,10 @@ class DemoParams:
     steps: int = param(0, "Training steps; 0 fits the training into the time budget.")
     preset: str = param("small", "Network size.", choices=tuple(PRESETS))
     start: str = param(
-        "scratch",
-        "Weights to start from: scratch (random), sample (fine-tune the shipped sample model "
-        "of this specimen and scale), or a model file.",
+        "auto",
+        "Weights to start from: sample (fine-tune the shipped sample model of this specimen "
+        "and scale), scratch (random), auto (sample when there is one, else scratch), or a "
+        "model file.",
     )
     seed: int = param(0, "Random seed.")
 
@@ -221,10 +222,10 @@ def _start_model(params: DemoParams) -> str:
     """The ``init`` of the training run: empty (scratch), a sample model's name or a file."""
     if params.start == "scratch":
         return ""
-    if params.start != "sample":
+    if params.start not in ("sample", "auto"):
         return params.start
     name = matching_sample_model(params.specimen, params.scale)
-    if not name:
+    if not name and params.start == "sample":
         raise InputError(
             f"There is no sample model for {params.specimen} at {params.scale}x.",
             fix="Train from scratch (start=scratch), or give a model file to fine-tune.",

@@ -157,7 +157,9 @@ def test_training_fine_tunes_the_matching_sample_model_and_validates_on_held_out
 def test_the_quickstart_starts_from_scratch_a_sample_model_or_a_file():
     from pssr_nb.demo import DemoParams, _start_model
 
-    assert _start_model(DemoParams()) == ""
+    assert _start_model(DemoParams(start="scratch")) == ""
+    assert _start_model(DemoParams()) == "em_x4"  # auto: the sample model when there is one
+    assert _start_model(DemoParams(specimen="fluorescence")) == ""  # else from scratch
     assert _start_model(DemoParams(start="sample")) == "em_x4"
     assert _start_model(DemoParams(start="runs/model_best.pt")) == "runs/model_best.pt"
     with pytest.raises(InputError, match="no sample model for fluorescence"):
