@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pssr_nb.benchmark import BenchmarkParams, Case, add_baselines, headline, score_cases
+from pssr_nb.benchmark import BenchmarkParams, add_baselines, array_case, headline, score_cases
 from pssr_nb.crappify import Crappifier
 from pssr_nb.data import Source
 from pssr_nb.io import ImageData, read_image
 from pssr_nb.model_file import TrainedModel, load_sample_model
-from pssr_nb.predict import PredictParams, predict_image
 from pssr_nb.train import TrainParams
 from pssr_nb.train import run as train
 
@@ -60,18 +59,8 @@ def _pairs(planes: list[np.ndarray], crappifier: Crappifier, seed: int):
 
 
 def score(model: TrainedModel, tests, tuning) -> dict[str, float]:
-    cases = []
-    for i, (lr, hr) in enumerate(tests):
-        pred = predict_image(model, lr, PredictParams(device="cpu"))
-        cases.append(
-            Case(
-                name=f"slice {i}",
-                lr=lr,
-                reference=hr,
-                outputs={"model": pred.normalization.invert(pred.data, "float32")},
-            )
-        )
-    params = BenchmarkParams(data="pairs")
+    params = BenchmarkParams(data="pairs", tta=False, device="cpu")
+    cases = [array_case(model, f"slice {i}", lr, hr, params) for i, (lr, hr) in enumerate(tests)]
     add_baselines(cases, model, params, tuning)
     rows = score_cases(cases, params)
     h = headline(rows)

@@ -160,6 +160,31 @@ def phantom_cases(model: TrainedModel, params: BenchmarkParams) -> list[Case]:
     return cases
 
 
+def array_case(
+    model: TrainedModel,
+    name: str,
+    lr: np.ndarray,
+    reference: np.ndarray,
+    params: BenchmarkParams,
+    pixel_size: float | None = None,
+    data_range: float = 1.0,
+) -> Case:
+    """One 2-D LR plane (any units) and its reference, with the model's prediction.
+
+    The prediction goes through :func:`~pssr_nb.predict.predict_image`, as for files.
+    """
+    pred, unc = _predict(model, ImageData(np.asarray(lr, np.float32), "YX", {}), params)
+    return Case(
+        name=name,
+        lr=np.asarray(lr, np.float32),
+        reference=reference,
+        outputs={"model": pred},
+        pixel_size=pixel_size,
+        data_range=data_range,
+        uncertainty=unc,
+    )
+
+
 def match_files(
     lr: str | Path | Sequence[str | Path],
     hr: str | Path | Sequence[str | Path],

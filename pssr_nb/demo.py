@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .benchmark import BenchmarkParams, Case, add_baselines, headline, score_cases, summarize
+from .benchmark import (
+    BenchmarkParams,
+    add_baselines,
+    array_case,
+    headline,
+    score_cases,
+    summarize,
+)
 from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
@@ -35,7 +42,6 @@ from .normalize import Normalization, percentile_normalization
 from .params import param, to_dict
 from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
-from .predict import PredictParams, predict_image
 from .sampling import upsample
 from .train import TrainParams
 from .train import run as train_run
@@ -252,22 +258,21 @@ def _predict_and_score(
     tuned on the training fields of view. Returns the score rows and the model's
     prediction of the first held-out image (in physical units).
     """
-    cases = []
-    for ws in test_sets:
-        lr = ws.lr_norm.apply(ws.lr)
-        pred = predict_image(model, lr, PredictParams(device="auto"))
-        cases.append(
-            Case(
-                name=ws.name,
-                lr=lr,
-                reference=ws.truth,
-                outputs={"model": pred.normalization.invert(pred.data, "float32")},
-                pixel_size=ws.pixel_size,
-                data_range=float(np.ptp(ws.truth)),
-            )
-        )
-    tuning = [(ws.lr_norm.apply(ws.lr), ws.truth) for ws in train_sets]
     scoring = BenchmarkParams()
+    predicting = dataclasses.replace(scoring, tta=False)
+    cases = [
+        array_case(
+            model,
+            ws.name,
+            ws.lr_norm.apply(ws.lr),
+            ws.truth,
+            predicting,
+            ws.pixel_size,
+            float(np.ptp(ws.truth)),
+        )
+        for ws in test_sets
+    ]
+    tuning = [(ws.lr_norm.apply(ws.lr), ws.truth) for ws in train_sets]
     add_baselines(cases, model, scoring, tuning)
     s = params.scale
     for case, ws in zip(cases, test_sets, strict=True):

@@ -355,9 +355,8 @@ class _Run:
                     torch.cuda.synchronize(self.device)
                 times.append(self.clock() - start)
             del net, opt
-            start = self.clock()
             self.validate(record=False)
-            val_s = self.clock() - start
+            val_s = self.validation_seconds
             step_s = float(np.median(times[1:]))
             # the budget holds this timing, the validation at step 0 and n_validations more
             usable = budget_s - (n_validations + 2) * val_s - 3 * step_s
@@ -414,16 +413,18 @@ class _Run:
             **scores,
             **self.validation.baseline,
         }
-        if record and self.on_validate is not None:
-            row.update(self.on_validate(self.trained_model(), dict(row)) or {})
         if record:
+            model = self.trained_model()  # one copy of the network for the hook and the file
+            if self.on_validate is not None:
+                row.update(self.on_validate(model, dict(row)) or {})
             self.log(row)
             self.previews.add(self.step, prediction)
             self.previews.save(self.out / PREVIEWS)
             key = "pairs_gain_db" if "pairs_gain_db" in row else "val_psnr"
             if not self.best or row[key] > self.best[key]:
                 self.best = dict(row)
-                self.trained_model().save(self.out / "model_best.pt")
+                model.history = list(self.history)
+                model.save(self.out / "model_best.pt")
         self.validation_seconds = self.clock() - start
         return row
 
@@ -638,9 +639,8 @@ def run(
         trainer.restore(state)
     else:
         (out / "log.csv").unlink(missing_ok=True)
-        start = clock()
         trainer.validate()
-        trainer.elapsed += clock() - start
+        trainer.elapsed += trainer.validation_seconds
     stopped = _loop(trainer, callback, progress)
     model = trainer.trained_model()
     model.save(out / "model_last.pt")
