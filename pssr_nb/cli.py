@@ -85,8 +85,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"({s['stopped']}); models in {Path(args.out).resolve()}"
     )
     print(
-        f"  best validation PSNR {best['val_psnr']:.2f} dB at step {best['step']} "
-        f"(aligned bicubic {best['bicubic_psnr']:.2f} dB)"
+        f"  held-out regions at step {best['step']} (the best): {best['val_psnr']:.2f} dB, "
+        f"{best['gain_db']:+.2f} dB over the best baseline ({best['baseline_psnr']:.2f} dB)"
     )
     if "pairs_gain_db" in best:
         print(

@@ -360,6 +360,18 @@ def _check_tile(src: Source, tile: int, scale: int) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where one crop of an :class:`HRDataset` comes from."""
+
+    source: int
+    stack: int
+    frames: list[int]
+    y: int
+    x: int
+    orientation: int = 0  # of :func:`dihedral`
+
+
 class HRDataset(torch.utils.data.Dataset):
     """Random HR crops for training with on-the-fly crappification.
 
@@ -467,7 +479,8 @@ class HRDataset(torch.utils.data.Dataset):
         """Which source item ``index`` is cropped from (without cropping it)."""
         return self._draw_source(np.random.default_rng([self.seed, index]))
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def placement(self, index: int) -> Placement:
+        """Where item ``index`` is cropped from, and its orientation (without cropping it)."""
         rng = np.random.default_rng([self.seed, index])
         i = self._draw_source(rng)
         src = self.sources[i]
@@ -479,35 +492,77 @@ class HRDataset(torch.utils.data.Dataset):
             else int(rng.integers(src.n_frames))
         )
         y, x = self._position(rng, i)
-        crop = src.crop(
-            stack, frame_window(centre, self.frames, src.n_frames), y, x, self.tile, self.tile
-        )
-        if self.augment:
-            crop = dihedral(crop, int(rng.integers(8)))
+        k = int(rng.integers(8)) if self.augment else 0
+        return Placement(i, stack, frame_window(centre, self.frames, src.n_frames), y, x, k)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        at = self.placement(index)
+        crop = self.sources[at.source].crop(at.stack, at.frames, at.y, at.x, self.tile, self.tile)
+        if at.orientation:
+            crop = dihedral(crop, at.orientation)
         return torch.from_numpy(np.ascontiguousarray(crop))
 
 
-def fixed_tiles(
+@dataclasses.dataclass
+class Region:
+    """A fixed crop with its surroundings: the ``tile x tile`` block at ``(y, x)`` of ``context``."""
+
+    source: int  # index of the source it comes from
+    context: np.ndarray  # (frames, H, W) normalised HR pixels around the block
+    y: int
+    x: int
+    tile: int
+    stack: int = 0  # where the context lies in its source: stack, frames, top left corner
+    frames: tuple[int, ...] = (0,)
+    origin: tuple[int, int] = (0, 0)
+
+    @property
+    def block(self) -> np.ndarray:
+        """The block itself, ``(frames, tile, tile)``."""
+        return self.context[:, self.y : self.y + self.tile, self.x : self.x + self.tile]
+
+
+def fixed_regions(
     sources: Sequence[Source],
     tile: int,
     frames: int = 1,
     split: Split | None = None,
     subset: bool = False,
     n: int = 16,
+    margin: int = 0,
+    multiple: int = 1,
     seed: int = 0,
-) -> tuple[torch.Tensor, list[int]]:
-    """A fixed set of crops (e.g. for validation): the same tiles every call.
+) -> list[Region]:
+    """A fixed set of blocks (e.g. for validation) with up to ``margin`` pixels around them.
 
-    Returns
-    -------
-    (Tensor, list of int)
-        ``(n, frames, tile, tile)`` float32 crops, no augmentation, and for each the index
-        of the source it comes from.
+    The same blocks every call. Blocks start at multiples of ``multiple`` (the LR
+    sampling lattice of the whole image; a block stays in its subset, whose blocks
+    are multiples of the tile), and the surroundings are clipped at the image's edge
+    and kept a multiple of ``multiple`` on every side, so a block and its context are
+    crappified and predicted on the lattice the whole image would be.
     """
+    if tile % multiple:
+        raise InputError(f"The tile ({tile}) must be a multiple of {multiple}.")
     ds = HRDataset(
         sources, tile, 1, frames, split, subset, length=n, augment=False, seed=seed + 7919
     )
-    return torch.stack([ds[i] for i in range(n)]), [ds.source_of(i) for i in range(n)]
+    regions = []
+    for i in range(n):
+        at = ds.placement(i)
+        at = dataclasses.replace(at, y=at.y - at.y % multiple, x=at.x - at.x % multiple)
+        src = sources[at.source]
+        h, w = src.plane_shape
+        y0 = at.y - (min(margin, at.y) // multiple) * multiple
+        x0 = at.x - (min(margin, at.x) // multiple) * multiple
+        y1 = at.y + tile + (min(margin, h - at.y - tile) // multiple) * multiple
+        x1 = at.x + tile + (min(margin, w - at.x - tile) // multiple) * multiple
+        context = src.crop(at.stack, at.frames, y0, x0, y1 - y0, x1 - x0)
+        regions.append(
+            Region(
+                at.source, context, at.y - y0, at.x - x0, tile, at.stack, tuple(at.frames), (y0, x0)
+            )
+        )
+    return regions
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Score real LR/HR pairs at every validation, the way users predict and the benchmark scores.
 
-The crappified validation tiles of a run measure how well the network undoes the
+The crappified held-out regions of a run measure how well the network undoes the
 crappifier; they cannot say whether the crappifier matches the microscope. When
 the user has real pairs (an LR scan and an HR scan of the same field), each
 validation runs the whole LR images through :func:`~pssr_nb.predict.predict_image`

@@ -132,7 +132,7 @@ def intensity_histogram(report: Mapping, data: np.ndarray, ax=None):
 
 
 def training_curves(history: list[Mapping], fig=None):
-    """Training loss and validation PSNR against step, with the bicubic baseline.
+    """Training loss and validation PSNR against step, with the best simple baseline.
 
     Parameters
     ----------
@@ -158,10 +158,14 @@ def training_curves(history: list[Mapping], fig=None):
         steps = [r["step"] for r in val]
         psnr_ax.plot(steps, [r["val_psnr"] for r in val], "o-", color="tab:red", label="model")
         psnr_ax.plot(
-            steps, [r["bicubic_psnr"] for r in val], "--", color="tab:blue", label="bicubic"
+            steps,
+            [r["baseline_psnr"] for r in val],
+            "--",
+            color="tab:blue",
+            label="best baseline",
         )
         psnr_ax.legend(fontsize=8)
-    psnr_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation tiles (crappified)")
+    psnr_ax.set(xlabel="step", ylabel="CARE PSNR (dB)", title="held-out regions (crappified)")
     if pairs:
         ax = pairs_ax[0]
         steps = [r["step"] for r in pairs]

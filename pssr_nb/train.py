@@ -17,13 +17,12 @@ Files in the output folder:
   files for inference (best validation PSNR / end of the run);
 - ``log.csv``: one row per logged step and per validation;
 - ``train.json``: the run's settings, data, timings and final scores;
-- ``validation_previews.npz``: predictions for a few validation tiles at every
+- ``validation_previews.npz``: predictions for a few held-out regions at every
   validation, for the notebook's viewer.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import json
@@ -31,6 +30,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, fixed_tiles, load_sources, split
+from .data import HRDataset, Source, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError
 from .files import next_run_folder, remove_leftover_temporaries, run_folders
@@ -50,8 +50,10 @@ from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
 from .pair_validation import COLUMNS as PAIR_COLUMNS
 from .pair_validation import PairValidation
 from .params import param, to_dict
+from .predict import PredictParams
 from .units import INPUT_SMOOTHING, source_units, to_units
-from .validation import PREVIEWS, Previews, ValidationSet
+from .validation import COLUMNS as VALIDATION_COLUMNS
+from .validation import CONTEXT, PREVIEWS, Previews, ValidationSet
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "pssr_nb.checkpoint"
@@ -61,10 +63,7 @@ LOG_COLUMNS = (
     "kind",
     "loss",
     "learning_rate",
-    "val_psnr",
-    "val_ssim",
-    "bicubic_psnr",
-    "bicubic_ssim",
+    *VALIDATION_COLUMNS,
     *PAIR_COLUMNS,
 )
 #: Settings that may change when a run is resumed (they do not change the result).
@@ -105,7 +104,9 @@ class TrainParams:
     split_by: str = param(
         "tile", "Hold out tiles of every image, or whole images.", choices=("tile", "image")
     )
-    val_tiles: int = param(16, "Fixed validation tiles (crappified once, same noise every time).")
+    val_tiles: int = param(
+        16, "Held-out regions scored at every validation (crappified once, same noise every time)."
+    )
     val_lr: str = param(
         "", "Real LR images (folder) scored at every validation; the best model is chosen by them."
     )
@@ -261,17 +262,24 @@ class _Run:
             length=1,  # items are drawn by index (step * batch + i); the length is not used
             seed=p.seed,
         )
-        val_tiles, val_sources = fixed_tiles(
+        held_out = the_split if p.val_fraction > 0 else None
+        regions = fixed_regions(
             sources,
             p.tile,
             p.frames,
-            the_split if p.val_fraction > 0 else None,
-            subset=p.val_fraction == 0,
+            held_out,
+            subset=held_out is None,
             n=p.val_tiles,
+            margin=CONTEXT * p.scale,
+            multiple=p.scale,
             seed=p.seed,
         )
+        tuning = fixed_regions(  # training blocks, for the Gaussian of the denoising baseline
+            sources, p.tile, p.frames, held_out, True, n=min(p.val_tiles, 8), seed=p.seed + 1
+        )
+        norm = sources[0].normalization
         self.validation = ValidationSet(
-            val_tiles, crappifier, seed=p.seed, units=self.units[val_sources]
+            sources, regions, crappifier, tuning, p.seed, (norm.p_low, norm.p_high), INPUT_SMOOTHING
         )
         self.previews = Previews(self.validation)
         self.step = 0
@@ -345,7 +353,7 @@ class _Run:
         self.time_limit = 1.5 * budget_s if self.params.steps <= 0 else float("inf")
         self.budget_s = budget_s if self.params.steps <= 0 else 0.0
         if self.total_steps <= 0 or self.device.type == "cuda":  # on a GPU: also a memory probe
-            net = copy.deepcopy(self.net)
+            net = deepcopy(self.net)
             opt = torch.optim.AdamW(net.parameters(), lr=0.0)
             times = []
             for i in range(3):
@@ -402,9 +410,8 @@ class _Run:
 
     def validate(self, record: bool = True) -> dict[str, Any]:
         start = self.clock()
-        self.net.eval()
-        with torch.no_grad(), self.autocast:
-            scores, prediction = self.validation.evaluate(self.net, self.device)
+        settings = PredictParams(tta=False, device=str(self.device), amp=self.params.amp)
+        scores, prediction = self.validation.evaluate(self.trained_model(copy=False), settings)
         self.net.train()
         row = {
             "step": self.step,
@@ -420,7 +427,7 @@ class _Run:
             self.log(row)
             self.previews.add(self.step, prediction)
             self.previews.save(self.out / PREVIEWS)
-            key = "pairs_gain_db" if "pairs_gain_db" in row else "val_psnr"
+            key = "pairs_gain_db" if "pairs_gain_db" in row else "gain_db"
             if not self.best or row[key] > self.best[key]:
                 self.best = dict(row)
                 model.history = list(self.history)
@@ -439,8 +446,13 @@ class _Run:
 
     # -- files -------------------------------------------------------------
 
-    def trained_model(self) -> TrainedModel:
-        net = copy.deepcopy(self.net).to("cpu", memory_format=torch.contiguous_format).eval()
+    def trained_model(self, copy: bool = True) -> TrainedModel:
+        """The model as it is now: a copy on the CPU, or (``copy=False``) the training network."""
+        net = (
+            deepcopy(self.net).to("cpu", memory_format=torch.contiguous_format).eval()
+            if copy
+            else self.net
+        )
         px = next((s.image.pixel_size_xy for s in self.sources if s.image.pixel_size_xy), None)
         return TrainedModel(
             network=net,
@@ -687,7 +699,7 @@ def _validation_hooks(
 
 
 def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The best validation score of a run beside bicubic's, as rows for printing."""
+    """The best validation scores of a run beside the best baseline's, as rows for printing."""
     best = summary["best"]
     pairs = (
         [
@@ -707,12 +719,12 @@ def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     )
     return pairs + [
         {
-            "": "bicubic",
-            "PSNR": round(best["bicubic_psnr"], 2),
-            "SSIM": round(best["bicubic_ssim"], 3),
+            "": "held-out regions: best baseline",
+            "PSNR": round(best["baseline_psnr"], 2),
+            "SSIM": round(best["baseline_ssim"], 3),
         },
         {
-            "": f"model (step {best['step']})",
+            "": f"held-out regions: model, step {best['step']} ({best['gain_db']:+.2f} dB)",
             "PSNR": round(best["val_psnr"], 2),
             "SSIM": round(best["val_ssim"], 3),
         },
@@ -815,7 +827,7 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 trainer.elapsed += clock() - t0
                 t0 = clock()
                 rows.append(trainer.validate())
-                postfix["val_psnr"] = f"{rows[-1]['val_psnr']:.2f}"
+                postfix["gain_db"] = f"{rows[-1]['gain_db']:+.2f}"
             bar.set_postfix(postfix, refresh=False)
             for row in rows:
                 if callback:

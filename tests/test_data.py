@@ -8,7 +8,7 @@ from pssr_nb.data import (
     PairedDataset,
     Source,
     dihedral,
-    fixed_tiles,
+    fixed_regions,
     frame_window,
     inverse_dihedral,
     load_pairs,
@@ -119,14 +119,29 @@ def test_dataset_errors_name_the_problem(tmp_path):
         Source(ImageData(np.zeros((2, 64, 64)), "CYX"))
 
 
-def test_fixed_tiles_are_fixed():
+def test_fixed_regions_are_fixed_and_hold_their_block_with_context():
     src = Source(ImageData(simulate("em", (128, 128), 4, seed=0).hr, "YX"))
     sp = split([src], 0.25, tile=32)
-    (a, where), (b, _) = (
-        fixed_tiles([src], 32, split=sp, n=6),
-        fixed_tiles([src], 32, split=sp, n=6),
-    )
-    assert a.shape == (6, 1, 32, 32) and torch.equal(a, b) and where == [0] * 6
+    a = fixed_regions([src], 32, split=sp, n=6, margin=10, multiple=4)
+    b = fixed_regions([src], 32, split=sp, n=6, margin=10, multiple=4)
+    full = src.crop(0, [0], 0, 0, 128, 128)
+    for r, q in zip(a, b, strict=True):
+        assert r.source == 0 and np.array_equal(r.context, q.context) and (r.y, r.x) == (q.y, q.x)
+        assert r.block.shape == (1, 32, 32)
+        # the context keeps the LR lattice: a multiple of 4 on every side, at most the margin
+        assert r.y % 4 == 0 and r.x % 4 == 0 and r.y <= 10 and r.x <= 10
+        assert all(n % 4 == 0 for n in r.context.shape[1:])
+        # the block is a held-out block of the image, and the context surrounds it
+        hits = [
+            (y, x)
+            for y in range(97)
+            for x in range(97)
+            if np.array_equal(full[:, y : y + 32, x : x + 32], r.block)
+        ]
+        assert len(hits) == 1 and sp.allows(0, False, *hits[0], 32, 32)
+        y0, x0 = hits[0][0] - r.y, hits[0][1] - r.x
+        h, w = r.context.shape[1:]
+        assert np.array_equal(full[:, y0 : y0 + h, x0 : x0 + w], r.context)
 
 
 def test_sources_stream_from_memory_maps(tmp_path):

@@ -90,7 +90,7 @@ def test_live_plot_redraws_at_validations_and_draws_the_curves():
     live = LivePlot(every_s=3600)
     live({"kind": "train", "step": 1, "loss": 0.5})
     live({"kind": "train", "step": 2, "loss": 0.4})
-    live({"kind": "val", "step": 2, "val_psnr": 20.0, "bicubic_psnr": 18.0})
+    live({"kind": "val", "step": 2, "val_psnr": 20.0, "baseline_psnr": 18.0})
     loss_ax, psnr_ax = live._fig.axes
     assert loss_ax.lines[0].get_ydata().tolist() == [0.5, 0.4]
     assert [line.get_ydata().tolist() for line in psnr_ax.lines] == [[20.0], [18.0]]
