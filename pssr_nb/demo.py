@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from .calibrate import CalibrateParams, calibrate_pairs
 from .crappify import Crappifier
 from .data import HRDataset, load_sources
 from .errors import InputError
+from .files import claim_folder
 from .io import read_image, write_tiff
 from .model_choice import matching_sample_model
 from .model_file import TrainedModel
@@ -43,7 +43,7 @@ from .params import param, to_dict
 from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
 from .sampling import upsample
-from .train import TrainParams
+from .train import RUN_FILES, TrainParams
 from .train import run as train_run
 
 
@@ -121,13 +121,15 @@ def run(
 
     Running it again into the same folder replaces the previous results, except that
     an interrupted training run (``model/checkpoint.pt`` without ``model/train.json``)
-    is continued where it stopped. ``training`` overrides fields of the
+    is continued where it stopped. It writes only into a new or empty folder or one an
+    earlier quickstart made (:func:`~pssr_nb.files.claim_folder`), and replaces only
+    the files it made: a training run of ``pssr-nb train`` in ``model`` is never removed. ``training`` overrides fields of the
     :class:`~pssr_nb.train.TrainParams` the quickstart trains with, ``calibration``
     fields of its :class:`~pssr_nb.calibrate.CalibrateParams` (for experiments with the
     recipe, e.g. ``{"loss": "l1"}`` and ``{"dose_range": 2}``).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_folder(out_dir, "demo")
+    model_dir = claim_folder(out / "model", "demo")  # before any work: refuse others' runs
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -168,9 +170,9 @@ def run(
     timings["crappify"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    model_dir = out / "model"
-    if (model_dir / "train.json").exists():  # a finished earlier run: start afresh
-        shutil.rmtree(model_dir)
+    if (model_dir / "train.json").exists():  # a finished earlier quickstart run: start afresh
+        for name in RUN_FILES:
+            (model_dir / name).unlink(missing_ok=True)
     trained = train_run(
         dataclasses.replace(_training_params(params), **(training or {})),
         out / "data" / "train" / "hr",

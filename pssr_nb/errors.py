@@ -59,6 +59,10 @@ class UnsafeArchiveError(DownloadError):
     """An archive tried to write outside its extraction folder."""
 
 
+class TrainingDiverged(PssrError, ArithmeticError):
+    """The training loss became NaN or infinite (a learning rate too high, or broken data)."""
+
+
 class OutOfMemory(PssrError, MemoryError):
     """The GPU (or computer) ran out of memory even with the smallest settings tried."""
 

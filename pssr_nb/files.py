@@ -89,3 +89,63 @@ def remove_leftover_temporaries(path: str | Path) -> list[Path]:
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     return leftovers
+
+
+#: The file that marks a folder as written by a pssr_nb command (and by which).
+OWNER_FILE = ".pssr_nb_owner"
+
+
+def made_by(folder: str | Path) -> str | None:
+    """The pssr_nb command that claimed ``folder`` (:func:`claim_folder`), or None."""
+    marker = Path(folder) / OWNER_FILE
+    try:
+        return marker.read_text().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def claim_folder(folder: str | Path, command: str, ignore: tuple[str, ...] = ()) -> Path:
+    """Make ``folder`` the output folder of ``command``, refusing one that holds others' files.
+
+    A folder may be used when it does not exist, is empty (``ignore``: names that do
+    not count), or was claimed by the same command before; it is then marked, so a
+    later run of the command knows that what is inside is its own to replace. Anything
+    else (a finished run of another command, the user's images) is never written over.
+
+    Raises
+    ------
+    InputError
+        Naming the folder and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = claim_folder(Path(tempfile.mkdtemp()) / "quickstart", "demo")
+    >>> made_by(out)
+    'demo'
+    """
+    from .errors import InputError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(
+            "The output folder is a file.", path=folder, fix="Choose a folder for the output."
+        )
+    owner = made_by(folder) if folder.is_dir() else None
+    others = (
+        [p.name for p in folder.iterdir() if p.name not in (OWNER_FILE, *ignore)]
+        if (folder.is_dir())
+        else []
+    )
+    if others and owner != command:
+        made = f"by pssr-nb {owner}" if owner else "by something else"
+        raise InputError(
+            f"This folder holds files made {made} ({', '.join(sorted(others)[:3])}"
+            f"{' ...' if len(others) > 3 else ''}); pssr-nb {command} does not write over them.",
+            path=folder,
+            fix="Choose a new or empty output folder.",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    if owner != command:
+        (folder / OWNER_FILE).write_text(command + "\n")
+    return folder

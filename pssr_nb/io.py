@@ -14,6 +14,7 @@ import dataclasses
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -394,6 +395,11 @@ def output_path_for(path: str | Path, out_dir: str | Path, suffix: str = "") -> 
         If the result would replace the input file itself.
     """
     path, out_dir = Path(path), Path(out_dir)
+    if re.search(r"[/\\]|\.\.", suffix):
+        raise InputError(
+            f"The suffix {suffix!r} is a path; outputs must stay in the output folder.",
+            fix="Use a suffix of letters, digits, '_' or '-' (e.g. _pssr).",
+        )
     stem = re.sub(r"\.ome$", "", path.stem)
     target = out_dir / f"{stem}{suffix}.tif"
     if target.resolve() == path.resolve():
@@ -403,6 +409,42 @@ def output_path_for(path: str | Path, out_dir: str | Path, suffix: str = "") -> 
             fix="Choose a different output folder or add a suffix.",
         )
     return target
+
+
+def output_paths(
+    paths: Sequence[str | Path], out_dir: str | Path, suffixes: Sequence[str]
+) -> list[list[Path]]:
+    """The outputs of every input (one per suffix), checked together before anything is written.
+
+    Raises
+    ------
+    InputError
+        If an output would replace any of the inputs (not only its own), or two inputs
+        would write the same output (``x.tif`` and ``x.png``).
+    """
+    inputs = {Path(p).resolve(): Path(p) for p in paths}
+    seen: dict[Path, Path] = {}
+    planned = []
+    for path in paths:
+        targets = [output_path_for(path, out_dir, suffix) for suffix in suffixes]
+        for target in targets:
+            key = target.resolve()
+            if key in inputs:
+                raise InputError(
+                    f"The output of {Path(path).name} would overwrite the input {target.name}.",
+                    path=target,
+                    fix="Choose a different output folder or add a suffix.",
+                )
+            if key in seen:
+                raise InputError(
+                    f"{seen[key].name} and {Path(path).name} would both be written to "
+                    f"{target.name}.",
+                    path=path,
+                    fix="Rename one of them, or predict them into separate output folders.",
+                )
+            seen[key] = Path(path)
+        planned.append(targets)
+    return planned
 
 
 _IMAGEJ_ORDER = "TZCYXS"

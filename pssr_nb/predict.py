@@ -36,6 +36,7 @@ from .io import (
     ImageData,
     image_files,
     output_path_for,
+    output_paths,
     read_image,
     super_resolved_pixel_size,
     write_tiff,
@@ -338,6 +339,7 @@ def run(
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]
+    output_paths(files, out_dir, [params.suffix, params.suffix + "_uncertainty"])
     start = time.perf_counter()
     records, failed = [], []
     for f in files:

@@ -41,7 +41,7 @@ from . import __version__
 from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
-from .errors import InputError, OutOfMemory, ResumeMismatchError
+from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, remove_leftover_temporaries, run_folders
 from .losses import LOSSES, make_loss
 from .model_choice import open_model
@@ -56,6 +56,8 @@ from .validation import COLUMNS as VALIDATION_COLUMNS
 from .validation import CONTEXT, PREVIEWS, Previews, ValidationSet
 
 CHECKPOINT = "checkpoint.pt"
+#: The files a run writes into its folder.
+RUN_FILES = (CHECKPOINT, "model_best.pt", "model_last.pt", "log.csv", "train.json", PREVIEWS)
 CHECKPOINT_FORMAT = "pssr_nb.checkpoint"
 LOG_COLUMNS = (
     "step",
@@ -594,6 +596,20 @@ def run(
             path=ckpt,
             fix="Continue it with resume=True (--resume), or choose another output folder.",
         )
+    earlier = [n for n in RUN_FILES if (out / n).exists()]
+    if earlier and not resume:  # no checkpoint: nothing to resume, and never replaced
+        what = (
+            "a finished training run"
+            if "train.json" in earlier
+            else "a training run that stopped before its first checkpoint, or copied models"
+        )
+        raise InputError(
+            f"This folder holds the files of {what} ({', '.join(earlier)}); they are never "
+            "replaced.",
+            path=out,
+            fix="Choose another output folder (notebook 03 and start_or_resume pick a new "
+            "run_NNN folder), or delete those files yourself to start again here.",
+        )
     if resume and not ckpt.exists():
         raise InputError(
             "There is no interrupted run to resume here.",
@@ -803,8 +819,12 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     stopped = "finished"
     try:
         t0 = clock()
+        not_finite = 0  # steps in a row; mixed precision skips a few while it finds its scale
         for hr in _until_the_end(trainer):
             losses.append(trainer.train_step(trainer.net, trainer.optimizer, hr, trainer.step))
+            not_finite = 0 if math.isfinite(losses[-1]) else not_finite + 1
+            if not_finite > (MAX_SKIPPED_STEPS if trainer.scaler.is_enabled() else 0):
+                _diverged(trainer)
             trainer.scheduler.step()
             trainer.step += 1
             bar.update(1)
@@ -862,6 +882,23 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     finally:
         bar.close()
     return stopped
+
+
+#: Non-finite losses in a row that mixed precision (fp16) may skip before a run has diverged.
+MAX_SKIPPED_STEPS = 20
+
+
+def _diverged(trainer: _Run) -> None:
+    """Stop a run whose loss is NaN or infinite; its last checkpoint (before it) is kept."""
+    lr = trainer.scheduler.get_last_lr()[0] if trainer.scheduler else trainer.params.learning_rate
+    saved = trainer.out / CHECKPOINT
+    raise TrainingDiverged(
+        f"The training loss became NaN or infinite at step {trainer.step + 1} (learning rate "
+        f"{lr:.2g}): the run diverged. Nothing after its last checkpoint was saved.",
+        path=saved if saved.exists() else trainer.out,
+        fix="Start a new run with a lower learning_rate (e.g. a tenth), and check the "
+        "training images for NaN pixels.",
+    )
 
 
 def _until_the_end(trainer: _Run) -> Iterator[torch.Tensor]:

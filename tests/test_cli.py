@@ -64,6 +64,29 @@ def test_demo_runs_end_to_end_and_aligned_baseline_wins(tmp_path, capsys):
     )
 
 
+def test_the_quickstart_never_removes_what_it_did_not_make(tmp_path, capsys):
+    """A finished run of pssr-nb train, or a user's files, in the quickstart's folder stay."""
+    from pssr_nb.files import OWNER_FILE
+
+    out = tmp_path / "demo"
+    (out / "model").mkdir(parents=True)
+    (out / OWNER_FILE).write_text("demo\n")  # an earlier quickstart's folder, whose model
+    (out / "model" / "train.json").write_text("{}")  # was then trained by pssr-nb train
+    (out / "model" / "model_best.pt").write_bytes(b"a trained model")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = ["demo", "--out", str(out), "--size", "64", "--n-train", "1", "--n-test", "1"]
+    assert main(args + ["--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "does not write over them" in err and "model" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # a folder of the user's own files is refused as a whole
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "crappifier.json").write_text("{}")
+    assert main(["demo", "--out", str(mine), "--steps", "2"]) == 2
+    assert (mine / "crappifier.json").read_text() == "{}" and len(list(mine.iterdir())) == 1
+
+
 def test_simulate_inspect_and_datasets(tmp_path, capsys):
     assert (
         main(

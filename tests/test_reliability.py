@@ -118,6 +118,17 @@ def test_a_malicious_pssr2_file_is_refused_not_run(tmp_path, monkeypatch):
     assert not (tmp_path / "exploited_marker").exists()
 
 
+def test_a_diverging_run_stops_with_a_message_and_saves_no_nan_model(hr_folder, tmp_path):
+    from pssr_nb.errors import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="NaN or infinite at step") as err:
+        train(TrainParams(learning_rate=1e6, **TINY), hr_folder, tmp_path, progress=False)
+    assert "lower learning_rate" in err.value.fix
+    assert not (tmp_path / "model_last.pt").exists() and not (tmp_path / "train.json").exists()
+    best = TrainedModel.load(tmp_path / "model_best.pt")  # step 0's, before the divergence
+    assert all(torch.isfinite(v).all() for v in best.network.state_dict().values())
+
+
 def test_a_foreign_checkpoint_is_not_resumed(hr_folder, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -160,6 +171,34 @@ def test_writing_into_the_input_folder_never_touches_the_inputs(tmp_path, model_
         InputError, match="Refusing to overwrite"
     ):  # a second run does not replace the output
         predict_module.run(PredictParams(), model_file, tmp_path / "cell.tif", tmp_path)
+
+
+def test_no_output_replaces_another_input_or_another_output(tmp_path, model_file):
+    """a.png's output a.tif would replace the input a.tif; x.tif and x.png share an output."""
+    image = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
+    for name in ("a.tif", "b.tif"):
+        write_tiff(tmp_path / name, image, "YX")
+    from skimage import io as skio
+
+    skio.imsave(tmp_path / "a.png", image, check_contrast=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    settings = PredictParams(suffix="", overwrite=True)
+    with pytest.raises(InputError, match="would overwrite the input a.tif"):
+        predict_module.run(settings, model_file, tmp_path, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    with pytest.raises(InputError, match="a.png and a.tif would both be written to a_pssr.tif"):
+        predict_module.run(PredictParams(overwrite=True), model_file, tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_suffix_cannot_lead_outside_the_output_folder(tmp_path, model_file):
+    inputs = tmp_path / "in"
+    write_tiff(inputs / "a.tif", np.zeros((16, 16), np.uint8), "YX")
+    before = sorted(tmp_path.rglob("*"))
+    for suffix in ("/../../x", "_a/b", "..x"):
+        with pytest.raises(InputError, match="is a path"):
+            predict_module.run(PredictParams(suffix=suffix), model_file, inputs, inputs / "o")
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_nothing_is_written_outside_the_chosen_folders(hr_folder, tmp_path, monkeypatch):

@@ -86,6 +86,22 @@ def test_existing_run_is_never_overwritten_and_resume_checks_settings(hr_folder,
         run(params, hr_folder, tmp_path / "elsewhere", resume=True)
 
 
+def test_a_finished_run_without_its_checkpoint_is_never_replaced(hr_folder, tmp_path):
+    params = TrainParams(steps=4, **TINY)
+    run(params, hr_folder, tmp_path / "a", progress=False)
+    (tmp_path / "a" / CHECKPOINT).unlink()  # deleted to save space
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    with pytest.raises(InputError, match="finished training run") as err:
+        run(params, hr_folder, tmp_path / "a", progress=False)
+    assert "another output folder" in err.value.fix
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
+    (tmp_path / "b").mkdir()  # only the best model copied into a folder
+    (tmp_path / "b" / "model_best.pt").write_bytes(before["model_best.pt"])
+    with pytest.raises(InputError, match="copied models"):
+        run(params, hr_folder, tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "model_best.pt").read_bytes() == before["model_best.pt"]
+
+
 def test_scale_must_match_the_crappifier(hr_folder, tmp_path):
     with pytest.raises(InputError, match="downsamples by 2 but scale is 4"):
         run(TrainParams(steps=2, **TINY), hr_folder, tmp_path, crappifier=Crappifier.default(2))
