@@ -31,8 +31,9 @@ def test_interpolation_of_the_lr_shows_its_grid_and_smoothing_lowers_it(phantom)
     nearest = grid_excess_db(interpolate(lr, 4, 0.0, "nearest"), truth, 4)
     bicubic = grid_excess_db(interpolate(lr, 4, 0.0, "bicubic"), truth, 4)
     smoothed = grid_excess_db(smooth(lr, 4, 0.0, 2.0), truth, 4)
-    assert nearest > bicubic > smoothed
-    assert nearest > 3.0  # blocks of 4 pixels: the grid itself
+    # nearest repeats each LR pixel 4 times: the grid itself; interpolation kernels have
+    # spectral zeros at the lattice, which smoothing deepens
+    assert nearest > bicubic > smoothed and nearest > 0.5 and smoothed < 0
     assert grid_excess_db(percentile_normalization(truth).apply(truth) * 3 + 1, truth, 4) == (
         pytest.approx(0.0, abs=1e-6)
     )  # gain and offset are not texture
