@@ -2,8 +2,8 @@
 
 Run from the repository root, e.g.::
 
-    python benchmarks/bench_recipe.py --variants scratch sample --seeds 0 1 2
-    python benchmarks/bench_recipe.py --specimen fluorescence --minutes 3 --variants scratch l1
+    python benchmarks/bench_recipe.py --variants default scratch --seeds 0 1 2
+    python benchmarks/bench_recipe.py --specimen fluorescence --minutes 3 --variants default scratch l1
 
 Every run is ``pssr_nb.demo.run`` (simulate, calibrate, train, predict, score on the
 one scoreboard) with the quickstart's defaults except what the variant changes. Each
@@ -26,18 +26,20 @@ from pssr_nb.demo import run as demo
 
 #: name -> (DemoParams fields, TrainParams fields, CalibrateParams fields)
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
-    "scratch": ({}, {}, {}),
+    "default": ({}, {}, {}),  # start auto: the sample model of the specimen, else scratch
     "sample": ({"start": "sample"}, {}, {}),
     "sample_lr1e-3": ({"start": "sample"}, {"learning_rate": 1e-3}, {}),
     "sample_lr1e-4": ({"start": "sample"}, {"learning_rate": 1e-4}, {}),
-    "dose2": ({}, {}, {"dose_range": 2.0}),
-    "l1": ({}, {"loss": "l1"}, {}),
-    "mse": ({}, {"loss": "mse"}, {}),
-    "lr3e-3": ({}, {"learning_rate": 3e-3}, {}),
-    "lr3e-4": ({}, {"learning_rate": 3e-4}, {}),
-    "tile64": ({}, {"tile": 64, "batch_size": 16}, {}),
-    "batch4": ({}, {"batch_size": 4}, {}),
-    "medium": ({"preset": "medium"}, {}, {}),
+    "sample_dose2": ({"start": "sample"}, {}, {"dose_range": 2.0}),
+    "scratch": ({"start": "scratch"}, {}, {}),
+    "dose2": ({"start": "scratch"}, {}, {"dose_range": 2.0}),
+    "l1": ({"start": "scratch"}, {"loss": "l1"}, {}),
+    "mse": ({"start": "scratch"}, {"loss": "mse"}, {}),
+    "lr3e-3": ({"start": "scratch"}, {"learning_rate": 3e-3}, {}),
+    "lr3e-4": ({"start": "scratch"}, {"learning_rate": 3e-4}, {}),
+    "tile64": ({"start": "scratch"}, {"tile": 64, "batch_size": 16}, {}),
+    "batch4": ({"start": "scratch"}, {"batch_size": 4}, {}),
+    "medium": ({"start": "scratch", "preset": "medium"}, {}, {}),
 }
 
 
@@ -88,7 +90,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["scratch"], choices=sorted(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["default"], choices=sorted(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
     parser.add_argument("--minutes", type=float, default=3.0)

@@ -58,7 +58,7 @@ print(device_summary())
 # %% [markdown]
 # ## 2. Data and model
 # - `model` — empty uses the model from notebook 03 (or, if you have not trained one, the
-#   shipped EM sample model `em_x4`). A `.pth` file from PSSR2 is imported safely (its
+#   shipped EM sample model `em_x4`; `fluorescence_x4` is the confocal one). A `.pth` file from PSSR2 is imported safely (its
 #   weights are read, no code in it runs) and saved as a pssr_nb model in the project.
 # - `images` — an LR file or folder. Empty uses the held-out sample scans.
 #

@@ -203,6 +203,11 @@ class SampleModel:
 #: Models shipped inside the package, trained on phantoms by ``scripts/train_sample_model.py``.
 SAMPLE_MODELS = {
     "em_x4": SampleModel("EM phantoms (simulated SEM, 4 nm HR pixels), 4x, small preset", "em", 4),
+    "fluorescence_x4": SampleModel(
+        "Fluorescence phantoms (simulated confocal, 40 nm HR pixels), 4x, small preset",
+        "fluorescence",
+        4,
+    ),
 }
 
 

@@ -68,8 +68,8 @@ def open_project(drive: bool = True) -> Project:
 
 
 MODEL_CHOICE = (
-    "A model file (.pt), a PSSR2 .pth to import, or 'em_x4' (the shipped sample). "
-    "Empty: the model trained in notebook 03, else the sample."
+    f"A model file (.pt), a PSSR2 .pth to import, or a shipped sample model "
+    f"({', '.join(SAMPLE_MODELS)}). Empty: the model trained in notebook 03, else em_x4."
 )
 
 

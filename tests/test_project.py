@@ -159,8 +159,9 @@ def test_the_quickstart_starts_from_scratch_a_sample_model_or_a_file():
 
     assert _start_model(DemoParams(start="scratch")) == ""
     assert _start_model(DemoParams()) == "em_x4"  # auto: the sample model when there is one
-    assert _start_model(DemoParams(specimen="fluorescence")) == ""  # else from scratch
+    assert _start_model(DemoParams(specimen="fluorescence")) == "fluorescence_x4"
+    assert _start_model(DemoParams(scale=2)) == ""  # none at 2x: from scratch
     assert _start_model(DemoParams(start="sample")) == "em_x4"
     assert _start_model(DemoParams(start="runs/model_best.pt")) == "runs/model_best.pt"
-    with pytest.raises(InputError, match="no sample model for fluorescence"):
-        _start_model(DemoParams(start="sample", specimen="fluorescence"))
+    with pytest.raises(InputError, match="no sample model for em at 2x"):
+        _start_model(DemoParams(start="sample", scale=2))
