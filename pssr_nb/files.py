@@ -104,11 +104,11 @@ def made_by(folder: str | Path) -> str | None:
         return None
 
 
-def claim_folder(folder: str | Path, command: str, ignore: tuple[str, ...] = ()) -> Path:
+def claim_folder(folder: str | Path, command: str) -> Path:
     """Make ``folder`` the output folder of ``command``, refusing one that holds others' files.
 
-    A folder may be used when it does not exist, is empty (``ignore``: names that do
-    not count), or was claimed by the same command before; it is then marked, so a
+    A folder may be used when it does not exist, is empty, or was claimed by the same
+    command before; it is then marked, so a
     later run of the command knows that what is inside is its own to replace. Anything
     else (a finished run of another command, the user's images) is never written over.
 
@@ -133,14 +133,14 @@ def claim_folder(folder: str | Path, command: str, ignore: tuple[str, ...] = ())
         )
     owner = made_by(folder) if folder.is_dir() else None
     others = (
-        [p.name for p in folder.iterdir() if p.name not in (OWNER_FILE, *ignore)]
-        if (folder.is_dir())
+        sorted(p.name for p in folder.iterdir() if p.name != OWNER_FILE)
+        if folder.is_dir() and owner != command
         else []
     )
-    if others and owner != command:
+    if others:
         made = f"by pssr-nb {owner}" if owner else "by something else"
         raise InputError(
-            f"This folder holds files made {made} ({', '.join(sorted(others)[:3])}"
+            f"This folder holds files made {made} ({', '.join(others[:3])}"
             f"{' ...' if len(others) > 3 else ''}); pssr-nb {command} does not write over them.",
             path=folder,
             fix="Choose a new or empty output folder.",

@@ -6,10 +6,10 @@ same noise), and measured as :func:`~pssr_nb.predict.predict_image` measures an
 LR image (:func:`~pssr_nb.units.input_normalization`); the block, with up to
 :data:`CONTEXT` LR pixels of its surroundings, is then mapped into those units and
 put through :func:`~pssr_nb.predict.predict_normalized`, the tiled prediction
-predict_image runs. The
-block is then scored on the benchmark's scoreboard (CARE normalisation, against
-the noisy HR scan, which is all a user has) beside every simple baseline of the same
-input, the Gaussian of the denoising baseline tuned on crappified *training* blocks.
+predict_image runs. The block is then scored on the benchmark's scoreboard (CARE
+normalisation, against the noisy HR scan, which is all a user has) beside every simple
+baseline of the same input, the Gaussian of the denoising baseline tuned on crappified
+*training* blocks.
 The numbers in the log are the model's, the best baseline's and the gain between them.
 """
 
