@@ -35,7 +35,6 @@ from .errors import InputError, OutOfMemory
 from .io import (
     ImageData,
     image_files,
-    output_path_for,
     output_paths,
     read_image,
     super_resolved_pixel_size,
@@ -281,8 +280,13 @@ def predict_file(
     out_dir: str | Path,
     params: PredictParams | None = None,
     axes: str | None = None,
+    *,
+    targets: Sequence[Path] | None = None,
 ) -> dict[str, Any]:
     """Super-resolve one image file into ``out_dir``; never overwrites the input.
+
+    ``targets`` are the output and uncertainty paths when :func:`run` has already planned
+    them for a whole folder (:func:`pssr_nb.io.output_paths`).
 
     Returns
     -------
@@ -292,8 +296,7 @@ def predict_file(
     params = params or PredictParams()
     start = time.perf_counter()
     path = Path(path)
-    target = output_path_for(path, out_dir, params.suffix)
-    unc_target = output_path_for(path, out_dir, params.suffix + "_uncertainty")
+    target, unc_target = targets or output_paths([path], out_dir, _suffixes(params))[0]
     for t in (target, unc_target) if params.tta else (target,):
         if t.exists() and not params.overwrite:
             raise InputError(
@@ -322,6 +325,11 @@ def predict_file(
     return record
 
 
+def _suffixes(params: PredictParams) -> list[str]:
+    """The name endings of a prediction and of its uncertainty map."""
+    return [params.suffix, params.suffix + "_uncertainty"]
+
+
 def run(
     params: PredictParams,
     model_path: str | Path,
@@ -339,12 +347,12 @@ def run(
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]
-    output_paths(files, out_dir, [params.suffix, params.suffix + "_uncertainty"])
+    planned = output_paths(files, out_dir, _suffixes(params))
     start = time.perf_counter()
     records, failed = [], []
-    for f in files:
+    for f, targets in zip(files, planned, strict=True):
         try:
-            records.append(predict_file(model, f, out_dir, params, axes))
+            records.append(predict_file(model, f, out_dir, params, axes, targets=targets))
         except InputError as exc:
             if len(files) == 1:
                 raise

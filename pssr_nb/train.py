@@ -279,9 +279,8 @@ class _Run:
         tuning = fixed_regions(  # training blocks, for the Gaussian of the denoising baseline
             sources, p.tile, p.frames, held_out, True, n=min(p.val_tiles, 8), seed=p.seed + 1
         )
-        norm = sources[0].normalization
         self.validation = ValidationSet(
-            sources, regions, crappifier, tuning, p.seed, (norm.p_low, norm.p_high), INPUT_SMOOTHING
+            sources, regions, crappifier, tuning, p.seed, self.percentiles, INPUT_SMOOTHING
         )
         self.previews = Previews(self.validation)
         self.step = 0
@@ -446,6 +445,12 @@ class _Run:
                 writer.writeheader()
             writer.writerow(row)
 
+    @property
+    def percentiles(self) -> tuple[float, float]:
+        """The percentiles that set the input units of prediction (and of the validation)."""
+        norm = self.sources[0].normalization
+        return (norm.p_low, norm.p_high)
+
     # -- files -------------------------------------------------------------
 
     def trained_model(self, copy: bool = True) -> TrainedModel:
@@ -458,7 +463,7 @@ class _Run:
         px = next((s.image.pixel_size_xy for s in self.sources if s.image.pixel_size_xy), None)
         return TrainedModel(
             network=net,
-            percentiles=(self.sources[0].normalization.p_low, self.sources[0].normalization.p_high),
+            percentiles=self.percentiles,
             input_smoothing=INPUT_SMOOTHING,
             training_units=tuple(float(v) for v in self.units.mean(0)),
             crappifier=self.crappifier.to_dict(),
