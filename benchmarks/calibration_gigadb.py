@@ -73,7 +73,7 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="pssr_nb_calibration_gigadb_"))
 
     calibration = calibrate_pairs([(train_lr, train_hr)], CalibrateParams(scale=s), ["train"])
-    calibration.save(out / "calibrate")
+    calibration.save(out / "calibrate", overwrite=True)
     print(f"calibration: {calibration.seconds:.1f} s, chosen {calibration.ranking.chosen.family}")
     print(calibration.crappifier.describe())
 

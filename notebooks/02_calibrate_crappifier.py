@@ -181,7 +181,9 @@ print(calibration.crappifier.describe())
 # %%
 USE_MANUAL = False
 chosen = manual.params().crappifier() if USE_MANUAL else calibration.crappifier
-path = dataclasses.replace(calibration, crappifier=chosen).save(project.folder / "calibrate")
+path = dataclasses.replace(calibration, crappifier=chosen).save(
+    project.folder / "calibrate", overwrite=True
+)
 project.record("calibrate", crappifier=path, report=path.parent / "calibration.json")
 assert project.crappifier() == chosen
 assert calibration.ranking.results[0].distance < distance(default)

@@ -34,12 +34,13 @@ from . import __version__
 from .baselines import baselines, tune_gaussian
 from .detection import object_detection
 from .errors import InputError
+from .files import output_folder
 from .frc import frc
 from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
 from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
 from .model_file import TrainedModel
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .phantoms import PhantomSet, simulate
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
@@ -55,7 +56,7 @@ SHIFT_LIMIT_PX = 0.1
 
 
 @dataclasses.dataclass
-class BenchmarkParams:
+class BenchmarkParams(Checked):
     """Settings of a benchmark (the benchmark notebook's form and ``pssr-nb benchmark``)."""
 
     data: str = param(
@@ -68,17 +69,19 @@ class BenchmarkParams:
         "Phantom specimen; auto follows the model's modality.",
         choices=("auto", "em", "fluorescence"),
     )
-    n_images: int = param(2, "Phantom fields of view to score.")
-    size: int = param(256, "Phantom HR image size in pixels.")
-    seed: int = param(1000, "Seed of the phantoms (the sample model was trained on seeds < 100).")
+    n_images: int = param(2, "Phantom fields of view to score.", minimum=1)
+    size: int = param(256, "Phantom HR image size in pixels.", minimum=32)
+    seed: int = param(
+        1000, "Seed of the phantoms (the sample model was trained on seeds < 100).", minimum=0
+    )
     normalization: str = param(
         "care",
         "care: fit each output to the percentile-normalised reference first (gain and "
         "offset are not errors); fixed: score as given with the reference's data range.",
         choices=NORMALIZATIONS,
     )
-    tile: int = param(128, "Tile size in HR pixels for per-tile scores.")
-    max_planes: int = param(4, "Planes scored per stack (evenly spaced).")
+    tile: int = param(128, "Tile size in HR pixels for per-tile scores.", minimum=16)
+    max_planes: int = param(4, "Planes scored per stack (evenly spaced).", minimum=1)
     tta: bool = param(True, "Test-time augmentation: an uncertainty map, checked against error.")
     lr_token: str = param("", "Part of LR file names to ignore when pairing, e.g. lowsnr.")
     hr_token: str = param("", "Part of HR file names to ignore when pairing, e.g. highsnr.")
@@ -603,8 +606,10 @@ def run(
     pairs: Sequence[tuple[str | Path, str | Path]] | None = None,
 ) -> BenchmarkResult:
     """Benchmark a model file and write the report (``report.html``, JSON, CSV) to ``out_dir``."""
-    from .report import write_report
+    from .report import check_free, write_report
 
+    check_free(out_dir, overwrite)  # before minutes of work, not after
+    output_folder(out_dir)
     model = TrainedModel.load(model_path)
     result = evaluate(model, params, lr, hr, pairs)
     result.settings["model_file"] = str(model_path)

@@ -33,11 +33,11 @@ from . import __version__
 from .crappifier_fit import Ranking, fit_families, point_scan_families
 from .crappify import Crappifier
 from .errors import InputError
-from .files import atomic_path
+from .files import atomic_path, output_folder
 from .noise_model import NoiseModel, binned_variance, fit_line, image_noise_model, local_noise
 from .normalize import percentile_normalization
 from .pair_profile import PairProfile, estimate_noise, noise_overlap, profile_pair, residuals
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .point_scan import PointScanParams
 
 __all__ = [
@@ -55,12 +55,18 @@ REPORT = "calibration.json"
 
 
 @dataclasses.dataclass
-class CalibrateParams:
+class CalibrateParams(Checked):
     """Settings of automatic calibration."""
 
-    scale: int = param(4, "LR pixel size / HR pixel size of the pairs (1: same pixel size).")
-    trials: int = param(16, "Bayesian-optimisation trials per family (more: slower, closer fit).")
-    bins: int = param(8, "Signal-level bins in which real and synthetic noise are compared.")
+    scale: int = param(
+        4, "LR pixel size / HR pixel size of the pairs (1: same pixel size).", minimum=1, maximum=16
+    )
+    trials: int = param(
+        16, "Bayesian-optimisation trials per family (more: slower, closer fit).", minimum=1
+    )
+    bins: int = param(
+        8, "Signal-level bins in which real and synthetic noise are compared.", minimum=2
+    )
     blur: bool = param(True, "Also try families with extra blur before sampling.")
     dark_level: float = param(
         -1.0,
@@ -75,8 +81,9 @@ class CalibrateParams:
         1.0,
         "Train over doses around the calibrated one: 2 = from 2x noisier to 2x cleaner "
         "(for scans that vary in dwell time or sample); 1 = the calibrated dose only.",
+        minimum=1,
     )
-    seed: int = param(0, "Noise seed of the comparison and of the optimiser.")
+    seed: int = param(0, "Noise seed of the comparison and of the optimiser.", minimum=0)
 
 
 @dataclasses.dataclass
@@ -167,15 +174,35 @@ class Calibration:
             "warnings": self.warnings,
         }
 
-    def save(self, folder: str | Path) -> Path:
-        """Write ``crappifier.json`` and ``calibration.json`` into ``folder``; returns the first."""
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write ``crappifier.json`` and ``calibration.json`` into ``folder``; returns the first.
+
+        Raises
+        ------
+        InputError
+            If either file exists and ``overwrite`` is false (nothing is written then).
+        """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        check_free(folder, overwrite)
+        output_folder(folder)
         with atomic_path(folder / REPORT) as tmp:
             tmp.write_text(json.dumps(self.report(), indent=2, default=float) + "\n")
         with atomic_path(folder / CRAPPIFIER) as tmp:
             self.crappifier.save(tmp)
         return folder / CRAPPIFIER
+
+
+def check_free(folder: str | Path, overwrite: bool = False) -> None:
+    """Refuse a folder that already holds a calibration, unless it may be replaced."""
+    existing = [Path(folder) / name for name in (CRAPPIFIER, REPORT)]
+    existing = [path for path in existing if path.exists()]
+    if existing and not overwrite:
+        raise InputError(
+            f"This folder already holds a calibration ({', '.join(p.name for p in existing)}).",
+            path=existing[0],
+            fix="Choose another output folder, or replace it with --overwrite "
+            "(overwrite=True in Python).",
+        )
 
 
 def synthetic(hr: np.ndarray, crappifier: Crappifier, seed: int = 0) -> np.ndarray:
@@ -265,7 +292,9 @@ def calibrate_pairs(
     )
 
 
-def lr_noise_model(lr_planes: Sequence[np.ndarray], bins: int = 12) -> NoiseModel:
+def lr_noise_model(
+    lr_planes: Sequence[np.ndarray], bins: int = 12, names: Sequence[str] = ()
+) -> NoiseModel:
     """Poisson-Gaussian noise of fast scans, from the LR images alone.
 
     Each plane is put in its own percentile-normalised units (as prediction
@@ -273,12 +302,25 @@ def lr_noise_model(lr_planes: Sequence[np.ndarray], bins: int = 12) -> NoiseMode
     all planes are pooled and fitted as in
     :func:`~pssr_nb.noise_model.image_noise_model`. Read noise is hard to
     separate from fine structure this way; the photon count is the robust part.
+
+    Raises
+    ------
+    InputError
+        If a plane has no noise to measure (a constant or saturated image), naming it
+        (``names``, one per plane) — a noise-free crappifier would be silently wrong.
     """
     from scipy import ndimage
 
     signals, noises = [], []
-    for plane in lr_planes:
+    for k, plane in enumerate(lr_planes):
         plane = np.asarray(plane, dtype=np.float64)
+        if not np.nanstd(plane) > 0:
+            raise InputError(
+                "This LR image is constant: it holds no noise to measure.",
+                path=names[k] if k < len(names) else None,
+                fix="Calibrate from real fast scans of a specimen (not a blank or "
+                "saturated frame), or remove this file from the LR folder.",
+            )
         signal, noise = local_noise(percentile_normalization(plane).apply(plane))
         signals.append(ndimage.gaussian_filter(signal, 1.0).ravel())
         noises.append(noise.ravel())
@@ -290,6 +332,7 @@ def calibrate_lr_only(
     lr_planes: Sequence[np.ndarray],
     params: CalibrateParams | None = None,
     hr_planes: Sequence[np.ndarray] = (),
+    names: Sequence[str] = (),
 ) -> Calibration:
     """Calibrate from fast (LR) scans alone, for users without matching HR scans.
 
@@ -297,13 +340,14 @@ def calibrate_lr_only(
     LR's own normalised units, which training assumes match the HR's. When HR
     images are given (the ones you train on), their own noise is subtracted
     from what the crappifier adds. Sampling mode and blur cannot be measured
-    without pairs: ``params.mode`` is used, without blur.
+    without pairs: ``params.mode`` is used, without blur. ``names`` (one per LR plane)
+    name a file that cannot be used.
     """
     params = params or CalibrateParams()
     start = time.perf_counter()
     if not lr_planes:
         raise InputError("LR-only calibration needs at least one LR image.")
-    lr_noise = lr_noise_model(lr_planes)
+    lr_noise = lr_noise_model(lr_planes, names=names)
     crappifier = PointScanParams(scale=params.scale, mode=params.mode).crappifier()
     added = lr_noise
     if hr_planes:
@@ -338,6 +382,7 @@ def run(
     out_dir: str | Path,
     hr: str | Path | None = None,
     fit: bool = True,
+    overwrite: bool = False,
 ) -> Calibration:
     """Calibrate from image files and write ``crappifier.json`` and ``calibration.json``.
 
@@ -353,6 +398,8 @@ def run(
         the calibration uses the LR images alone.
     fit : bool
         Run the distribution-matching fit (pairs only).
+    overwrite : bool
+        Replace a calibration already in ``out_dir`` (checked before any work).
 
     Stacks contribute their middle plane.
     """
@@ -360,13 +407,15 @@ def run(
     from .describe import middle_plane
     from .io import image_files, read_image
 
+    check_free(out_dir, overwrite)
+    output_folder(out_dir)
     lr_files = image_files(lr)
     if hr is None:
         planes = [middle_plane(read_image(f)) for f in lr_files]
-        calibration = calibrate_lr_only(planes, params)
+        calibration = calibrate_lr_only(planes, params, names=[str(f) for f in lr_files])
     else:
         pairs = match_pairs(lr_files, image_files(hr))
         planes = [(middle_plane(read_image(a)), middle_plane(read_image(b))) for a, b in pairs]
         calibration = calibrate_pairs(planes, params, [a.stem for a, _ in pairs], fit=fit)
-    calibration.save(out_dir)
+    calibration.save(out_dir, overwrite)
     return calibration

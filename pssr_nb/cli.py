@@ -64,7 +64,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> None:
     from .lessons import format_rows
 
     params = from_namespace(CalibrateParams, args)
-    calibration = run(params, args.lr, args.out, hr=args.hr, fit=not args.physical_only)
+    calibration = run(
+        params, args.lr, args.out, hr=args.hr, fit=not args.physical_only, overwrite=args.overwrite
+    )
     print(format_rows(calibration.rows()))
     for warning in calibration.warnings:
         print(f"warning: {warning}")
@@ -74,12 +76,18 @@ def _cmd_calibrate(args: argparse.Namespace) -> None:
     )
 
 
-def _cmd_train(args: argparse.Namespace) -> None:
+def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainParams, run
 
     params = from_namespace(TrainParams, args)
     result = run(params, args.hr, args.out, crappifier=args.crappifier, resume=args.resume)
     best, s = result.summary["best"], result.summary
+    if s["stopped"] != "finished":
+        print(
+            f"Stopped ({s['stopped']}) at step {s['steps']} of {s['total_steps']}; continue "
+            f"with: pssr-nb train ... --out {args.out} --resume",
+            file=sys.stderr,
+        )
     print(
         f"Trained {s['steps']} steps in {s['training_seconds'] / 60:.1f} min on {s['device']} "
         f"({s['stopped']}); models in {Path(args.out).resolve()}"
@@ -93,9 +101,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
             f"  on the real pairs: {best['pairs_psnr']:.2f} dB, "
             f"{best['pairs_gain_db']:+.2f} dB over the best baseline"
         )
+    return INTERRUPTED if s["stopped"] == "interrupted" else 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> None:
+def _cmd_predict(args: argparse.Namespace) -> int:
     from .predict import PredictParams, run
 
     params = from_namespace(PredictParams, args)
@@ -104,8 +113,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
     for rec in report["failed"]:
         print(f"{rec['input']}: SKIPPED, {rec['error']} {rec['fix'] or ''}", file=sys.stderr)
-    if report["failed"]:
-        raise SystemExit(1)
+    return 1 if report["failed"] else 0
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -188,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--physical-only", action="store_true", help="skip the distribution fit (seconds faster)"
     )
+    p.add_argument("--overwrite", action="store_true", help="replace a calibration in --out")
     add_arguments(p, CalibrateParams)
     p.set_defaults(func=_cmd_calibrate, params_cls=CalibrateParams)
 
@@ -230,15 +239,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pssr-nb``; returns the exit status."""
+    """Entry point of ``pssr-nb``; returns the exit status.
+
+    0: done; 1: done, but some files were skipped; 2: stopped by a problem the message
+    explains; 130: interrupted (Ctrl-C).
+    """
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
     try:
-        args.func(args)
+        status = args.func(args)
     except PssrError as exc:
         print(f"pssr-nb {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the system refused a file: not pssr_nb's to explain better
+        where = f"\n  file: {exc.filename}" if exc.filename else ""
+        print(
+            f"pssr-nb {args.command}: {exc.strerror or exc}{where}\n"
+            "  fix:  Check that the file or folder exists, is readable, and that the output "
+            "folder is writable with free space.",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"pssr-nb {args.command}: interrupted; nothing finished was replaced.", file=sys.stderr
+        )
+        return INTERRUPTED
+    if status:
+        return status
     out = getattr(args, "out", None)
     if out is not None and args.params_cls is not None:
         _write_record(

@@ -39,7 +39,7 @@ from .model_file import TrainedModel
 from .models import PRESETS
 from .noise_model import NoiseModel
 from .normalize import Normalization, percentile_normalization
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
 from .sampling import upsample
@@ -48,18 +48,18 @@ from .train import run as train_run
 
 
 @dataclasses.dataclass
-class DemoParams:
+class DemoParams(Checked):
     """Settings of the quickstart."""
 
     specimen: str = param(
         "em", "Phantom to use: em or fluorescence.", choices=("em", "fluorescence")
     )
-    size: int = param(256, "HR image size in pixels.")
-    scale: int = param(4, "Super-resolution factor.")
-    n_train: int = param(8, "Training fields of view.")
-    n_test: int = param(2, "Held-out fields of view (different seeds).")
-    minutes: float = param(3.0, "Training time budget in minutes (used when steps is 0).")
-    steps: int = param(0, "Training steps; 0 fits the training into the time budget.")
+    size: int = param(256, "HR image size in pixels.", minimum=64)
+    scale: int = param(4, "Super-resolution factor.", minimum=1, maximum=16)
+    n_train: int = param(8, "Training fields of view.", minimum=1)
+    n_test: int = param(2, "Held-out fields of view (different seeds).", minimum=1)
+    minutes: float = param(3.0, "Training time budget in minutes (used when steps is 0).", above=0)
+    steps: int = param(0, "Training steps; 0 fits the training into the time budget.", minimum=0)
     preset: str = param("small", "Network size.", choices=tuple(PRESETS))
     start: str = param(
         "auto",
@@ -67,7 +67,7 @@ class DemoParams:
         "and scale), scratch (random), auto (sample when there is one, else scratch), or a "
         "model file.",
     )
-    seed: int = param(0, "Random seed.")
+    seed: int = param(0, "Random seed.", minimum=0)
 
 
 #: Phantom seeds of the quickstart's training and held-out fields (plus ``seed``): apart from
@@ -158,7 +158,7 @@ def run(
         fit=False,
     )
     crappifier = calibration.crappifier
-    calibration.save(out)
+    calibration.save(out, overwrite=True)  # out is claimed by the quickstart
     timings["calibrate"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     sources = load_sources(out / "data" / "train" / "hr")

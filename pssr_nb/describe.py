@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError
 from .files import atomic_path
 from .io import ImageData, image_files, read_image
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 
 REPORT = "data_report.json"
 PERCENTILES = (0.1, 1.0, 50.0, 99.0, 99.9)
@@ -178,12 +178,14 @@ def describe_pair(lr: ImageData, hr: ImageData, scale: int) -> dict[str, Any]:
 
 
 @dataclasses.dataclass
-class DataParams:
+class DataParams(Checked):
     """Which images to look at (notebook 01 and ``pssr-nb describe``)."""
 
     images: str = param("", "HR images: a file or folder. Empty: the built-in sample phantoms.")
     lr_images: str = param("", "Optional LR images of the same fields, matched by file name.")
-    scale: int = param(4, "LR pixel size / HR pixel size, for checking pairs.")
+    scale: int = param(
+        4, "LR pixel size / HR pixel size, for checking pairs.", minimum=1, maximum=16
+    )
     pattern: str = param("*", "HR file name pattern inside a folder, e.g. *.tif or *highsnr*.")
     lr_token: str = param("", "Part of LR names to ignore when pairing, e.g. lowsnr.")
     hr_token: str = param("", "Part of HR names to ignore when pairing, e.g. highsnr.")

@@ -59,6 +59,10 @@ class UnsafeArchiveError(DownloadError):
     """An archive tried to write outside its extraction folder."""
 
 
+class WriteFailed(PssrError, OSError):
+    """A file could not be written: the disk is full, the folder is read-only or missing."""
+
+
 class TrainingDiverged(PssrError, ArithmeticError):
     """The training loss became NaN or infinite (a learning rate too high, or broken data)."""
 

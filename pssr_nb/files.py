@@ -3,10 +3,77 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import InputError, WriteFailed
+
+#: What to do when writing fails, by the reason the system gives.
+_WRITE_FIXES = {
+    errno.ENOSPC: "Free some disk space, or choose an output folder on another disk, then "
+    "run again (an interrupted training resumes from its last checkpoint).",
+    errno.EDQUOT: "Your disk quota is used up: free some space, or write somewhere else.",
+    errno.EACCES: "Choose an output folder you may write to (e.g. under your home folder; "
+    "on Colab, under /content).",
+    errno.EPERM: "Choose an output folder you may write to.",
+    errno.EROFS: "This disk is read-only: choose an output folder on a writable disk.",
+}
+
+
+def write_failed(exc: OSError, path: str | Path) -> WriteFailed:
+    """The message for an :class:`OSError` raised while writing ``path``."""
+    reason = exc.strerror or str(exc)
+    return WriteFailed(
+        f"Could not write this file: {reason}.",
+        path=path,
+        fix=_WRITE_FIXES.get(exc.errno, "Check that the output folder exists and is writable."),
+    )
+
+
+def output_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and check that files can be written into it.
+
+    Called before any work, so that a folder that is a file, write-protected or on a
+    read-only disk is reported at once rather than after minutes of computing.
+
+    Raises
+    ------
+    InputError
+        Naming the folder and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> output_folder(Path(tempfile.mkdtemp()) / "new" / "out").is_dir()
+    True
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(
+            "The output folder is a file.", path=folder, fix="Choose a folder for the output."
+        )
+    if any(p.exists() and not p.is_dir() for p in folder.parents):
+        raise InputError(
+            "The output folder lies inside a file, not a folder.",
+            path=folder,
+            fix="Check the output path.",
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".pssr_nb_probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        error = write_failed(exc, folder)
+        raise InputError(
+            f"Cannot write into the output folder: {exc.strerror or exc}.",
+            path=folder,
+            fix=error.fix,
+        ) from None
+    return folder
 
 
 def _umask() -> int:
@@ -32,16 +99,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_failed(exc, path) from exc
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; use the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteFailed) and exc.errno:
+            raise write_failed(exc, path) from exc
         raise
 
 
@@ -124,13 +196,9 @@ def claim_folder(folder: str | Path, command: str) -> Path:
     >>> made_by(out)
     'demo'
     """
-    from .errors import InputError
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(
-            "The output folder is a file.", path=folder, fix="Choose a folder for the output."
-        )
+        output_folder(folder)  # says it is a file
     owner = made_by(folder) if folder.is_dir() else None
     others = (
         sorted(p.name for p in folder.iterdir() if p.name != OWNER_FILE)
@@ -145,7 +213,7 @@ def claim_folder(folder: str | Path, command: str) -> Path:
             path=folder,
             fix="Choose a new or empty output folder.",
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder)
     if owner != command:
         (folder / OWNER_FILE).write_text(command + "\n")
     return folder

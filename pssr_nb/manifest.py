@@ -18,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import stat
 import tarfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +97,14 @@ def cache_dir() -> Path:
     """Where downloads and generated sample data go (``$PSSR_NB_CACHE`` overrides)."""
     env = os.environ.get(CACHE_ENV)
     if env:
-        return Path(env).expanduser()
+        folder = Path(env).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise InputError(
+                f"${CACHE_ENV} names a file, not a folder.",
+                path=folder,
+                fix=f"Point ${CACHE_ENV} at a folder (it is created if missing), or unset it.",
+            )
+        return folder
     import pooch
 
     return Path(pooch.os_cache("pssr_nb"))
@@ -216,45 +225,61 @@ def _download(spec: dict[str, Any], target: Path, progress: bool) -> Path:
 
 
 def extract(archive: Path, dest: Path) -> Path:
-    """Extract a zip or tar archive into ``dest``, refusing members that escape it.
+    """Extract a zip or tar archive into ``dest``, refusing members that could escape it.
+
+    Every member is checked before anything is written. Image datasets need only files
+    and folders, so links of every kind are refused outright: a link's target is where
+    path-traversal attacks hide (a hard link named relative to the archive's root, a
+    chain of symbolic links), and checking targets is what went wrong before. Where
+    Python has tar extraction filters (3.10.12+, 3.11.4+), the ``data`` filter is applied
+    as well.
 
     Raises
     ------
     UnsafeArchiveError
-        For absolute paths, ``..`` components or links pointing outside ``dest``;
-        nothing is extracted then.
+        For absolute paths, ``..`` leading outside ``dest``, links, devices and other
+        special members; nothing is extracted then.
     """
     dest = Path(dest)
     root = dest.resolve()
 
+    def refuse(member: str, why: str) -> UnsafeArchiveError:
+        return UnsafeArchiveError(
+            f"The archive member {member!r} {why}; nothing was extracted.",
+            path=archive,
+            fix="Do not use this archive; it may be malicious or damaged.",
+        )
+
     def check(member: str) -> None:
-        resolved = (root / member).resolve()
-        if Path(member).is_absolute() or not resolved.is_relative_to(root):
-            raise UnsafeArchiveError(
-                f"The archive member {member!r} would be written outside the extraction folder.",
-                path=archive,
-                fix="Do not use this archive; it may be malicious or damaged.",
-            )
+        if Path(member).is_absolute() or not (root / member).resolve().is_relative_to(root):
+            raise refuse(member, "would be written outside the extraction folder")
 
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 check(info.filename)
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    raise refuse(info.filename, "is a link")
             dest.mkdir(parents=True, exist_ok=True)
             zf.extractall(dest)
         return dest
-    with tarfile.open(archive) as tf:
+    try:
+        tf = tarfile.open(archive)
         members = tf.getmembers()
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise DownloadError(
+            f"This archive cannot be read ({exc}).",
+            path=archive,
+            fix="Delete it and download it again.",
+        ) from exc
+    with tf:
         for m in members:
             check(m.name)
             if m.issym() or m.islnk():
-                check(str(Path(m.name).parent / m.linkname))
-            if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-                raise UnsafeArchiveError(
-                    f"The archive member {m.name!r} is a device or special file.", path=archive
-                )
+                raise refuse(m.name, f"is a link (to {m.linkname!r})")
+            if not (m.isfile() or m.isdir()):
+                raise refuse(m.name, "is a device or special file")
         dest.mkdir(parents=True, exist_ok=True)
-        # Python >= 3.12 has its own guard; older versions rely on the checks above.
         kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tf.extractall(dest, members=members, **kwargs)
     return dest

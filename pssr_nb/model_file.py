@@ -9,6 +9,7 @@ executed. Files are written atomically.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import pickle
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 
 from . import __version__
 from .errors import InputError
-from .files import atomic_path
+from .files import atomic_path, write_failed
 from .models import ModelConfig, ResUNet
 from .units import INPUT_SMOOTHING
 
@@ -163,7 +164,11 @@ class TrainedModel:
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` that never leaves a half-written file (see :func:`~pssr_nb.files.atomic_path`)."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            with open(tmp, "wb") as fh:  # a file object: a full disk raises OSError, not
+                torch.save(obj, fh)  # torch's RuntimeError without a reason
+        except RuntimeError as exc:
+            raise write_failed(OSError(errno.EIO, str(exc)), path) from exc
     return Path(path)
 
 

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from typing import Any
 
+from .errors import InputError
 
-def param(default: Any, help: str, *, choices: tuple | None = None, **kwargs: Any) -> Any:
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    **kwargs: Any,
+) -> Any:
     """Declare a dataclass field with a default value and a help text.
 
     Parameters
@@ -26,11 +39,89 @@ def param(default: Any, help: str, *, choices: tuple | None = None, **kwargs: An
         One sentence shown in the CLI ``--help`` and next to the notebook widget.
     choices : tuple, optional
         The allowed values, for fields that pick one of a few options.
+    minimum, maximum : float, optional
+        Inclusive bounds of a number (of every item of a tuple).
+    above : float, optional
+        An exclusive lower bound (``above=0``: strictly positive).
     """
-    metadata = {"help": help}
-    if choices is not None:
-        metadata["choices"] = tuple(choices)
+    metadata: dict[str, Any] = {"help": help}
+    for key, value in (("choices", choices), ("minimum", minimum), ("maximum", maximum)):
+        if value is not None:
+            metadata[key] = tuple(value) if key == "choices" else value
+    if above is not None:
+        metadata["above"] = above
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def _bounds_text(meta: dict[str, Any]) -> str:
+    parts = []
+    if "above" in meta:
+        parts.append(f"above {meta['above']:g}")
+    if "minimum" in meta:
+        parts.append(f"at least {meta['minimum']:g}")
+    if "maximum" in meta:
+        parts.append(f"at most {meta['maximum']:g}")
+    return " and ".join(parts)
+
+
+def check(params: Any) -> None:
+    """Check every field of a parameter dataclass against its type, choices and bounds.
+
+    Raises
+    ------
+    InputError
+        Naming the setting (as its CLI flag and its notebook name), the value and what
+        is allowed.
+    """
+    hints = typing.get_type_hints(type(params))
+    for f in dataclasses.fields(params):
+        value, meta = getattr(params, f.name), f.metadata
+        kind = base_type(hints[f.name])
+        items = value if isinstance(value, tuple) else (value,)
+        item_kind = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else kind
+        allowed = None
+        if value is None and base_type(hints[f.name]) is not hints[f.name]:
+            continue
+        for item in items:
+            if item_kind is bool and not isinstance(item, bool):
+                allowed = "true or false"
+            elif item_kind is int and (
+                isinstance(item, bool) or not isinstance(item, numbers.Integral)
+            ):
+                allowed = "a whole number"
+            elif item_kind is float and (
+                isinstance(item, bool)
+                or not isinstance(item, numbers.Real)
+                or not math.isfinite(item)
+            ):
+                allowed = "a finite number"
+            elif item_kind is str and not isinstance(item, str):
+                allowed = "text"
+            elif "choices" in meta and item not in meta["choices"]:
+                allowed = "one of " + ", ".join(map(str, meta["choices"]))
+            elif item_kind in (int, float) and (
+                ("minimum" in meta and item < meta["minimum"])
+                or ("maximum" in meta and item > meta["maximum"])
+                or ("above" in meta and item <= meta["above"])
+            ):
+                allowed = _bounds_text(meta)
+            if allowed:
+                break
+        if allowed:
+            flag = "--" + f.name.replace("_", "-")
+            raise InputError(
+                f"The setting {f.name} = {value!r} of {type(params).__name__} cannot be used: "
+                f"it must be {allowed}.",
+                fix=f"Give {flag} (command line) or {f.name}= (notebook form) {allowed}; "
+                f"the default is {f.default!r}.",
+            )
+
+
+class Checked:
+    """Mix-in for parameter dataclasses: the settings are checked when they are made."""
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 def base_type(annotation: Any) -> Any:

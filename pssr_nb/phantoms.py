@@ -31,10 +31,11 @@ from scipy import ndimage
 from . import __version__
 from .crappify import Crappifier, Downsample, Gaussian, Offset, Poisson
 from .errors import InputError
+from .files import output_folder
 from .io import write_tiff
 from .noise_model import NoiseModel
 from .normalize import Normalization, percentile_normalization
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .specimens import SPECIMENS, Grid, make_specimen
 
 
@@ -390,7 +391,7 @@ def simulate(
 
 
 @dataclasses.dataclass
-class SimulateParams:
+class SimulateParams(Checked):
     """Settings of the sample-data generator (``pssr-nb simulate`` and the notebooks)."""
 
     specimen: str = param(
@@ -398,12 +399,16 @@ class SimulateParams:
         "What to image: EM-like section, fluorescent cell, or resolution target.",
         choices=SPECIMENS,
     )
-    size: int = param(256, "HR image size in pixels (square; a multiple of the scale).")
-    scale: int = param(4, "LR pixel size in HR pixels (the super-resolution factor).")
-    frames: int = param(1, "Frames per image: 1 for 2-D, more for a time-lapse or z-stack.")
+    size: int = param(256, "HR image size in pixels (square; a multiple of the scale).", minimum=16)
+    scale: int = param(
+        4, "LR pixel size in HR pixels (the super-resolution factor).", minimum=1, maximum=16
+    )
+    frames: int = param(
+        1, "Frames per image: 1 for 2-D, more for a time-lapse or z-stack.", minimum=1
+    )
     frame_axis: str = param("T", "Frames are time points (T) or z-slices (Z).", choices=("T", "Z"))
-    n_images: int = param(4, "How many fields of view to simulate.")
-    seed: int = param(0, "Random seed; image i uses seed + i.")
+    n_images: int = param(4, "How many fields of view to simulate.", minimum=1)
+    seed: int = param(0, "Random seed; image i uses seed + i.", minimum=0)
     microscope: str = param(
         "", "Microscope preset (sem, confocal); empty picks one for the specimen."
     )
@@ -420,7 +425,7 @@ def run(params: SimulateParams, out_dir: str | Path, overwrite: bool = False) ->
     dict
         The record written to ``phantoms.json``.
     """
-    out = Path(out_dir)
+    out = output_folder(out_dir)
     start = time.perf_counter()
     records = []
     for i in range(params.n_images):

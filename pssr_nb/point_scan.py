@@ -15,33 +15,33 @@ import numpy as np
 
 from .crappify import Blur, Crappifier, Downsample, Gaussian, Offset, Poisson
 from .noise_model import NoiseModel
-from .params import param
+from .params import Checked, param
 from .sampling import DOWNSAMPLE_MODES
 
 
 @dataclasses.dataclass
-class PointScanParams:
+class PointScanParams(Checked):
     """A physical point-scanning crappifier, in the HR image's normalised intensity units.
 
     Intensity 1 is the HR image's bright end (99.9th percentile), 0 its dark end.
     """
 
-    scale: int = param(4, "LR pixel size / HR pixel size.")
+    scale: int = param(4, "LR pixel size / HR pixel size.", minimum=1, maximum=16)
     mode: str = param(
         "decimate",
         "How the LR scan samples: decimate (a point scan), area (binning), bilinear.",
         choices=DOWNSAMPLE_MODES,
     )
-    blur: float = param(0.0, "Extra blur before sampling, Gaussian sigma in HR pixels.")
+    blur: float = param(0.0, "Extra blur before sampling, Gaussian sigma in HR pixels.", minimum=0)
     photons: float = param(
-        20.0, "Photons (or electrons) per pixel at intensity 1: shot noise. 0 = none."
+        20.0, "Photons (or electrons) per pixel at intensity 1: shot noise. 0 = none.", minimum=0
     )
     background: float = param(
         0.0,
         "Light counted where the image is dark, in intensity units (adds shot noise); "
         "negative when the dark end lies above the detector's zero.",
     )
-    read_noise: float = param(0.01, "Detector read noise, SD in intensity units.")
+    read_noise: float = param(0.01, "Detector read noise, SD in intensity units.", minimum=0)
 
     def crappifier(self) -> Crappifier:
         """The :class:`~pssr_nb.crappify.Crappifier` these settings describe."""

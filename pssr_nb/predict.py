@@ -32,6 +32,7 @@ from . import __version__
 from .data import DIHEDRAL, Source, dihedral, frame_window, inverse_dihedral
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory
+from .files import atomic_path, output_folder
 from .io import (
     ImageData,
     image_files,
@@ -42,7 +43,7 @@ from .io import (
 )
 from .model_file import TrainedModel
 from .normalize import Normalization
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .tiling import apply_tiled
 from .units import input_normalization
 
@@ -50,12 +51,16 @@ OUTPUT_DTYPES = ("same", "float32", "uint16", "uint8")
 
 
 @dataclasses.dataclass
-class PredictParams:
+class PredictParams(Checked):
     """Settings of inference (the infer notebook's form and ``pssr-nb predict``)."""
 
-    tile: int = param(128, "Tile size in LR pixels; larger is faster but needs more memory.")
-    overlap: int = param(16, "Overlap of neighbouring tiles in LR pixels, blended smoothly.")
-    batch_size: int = param(8, "Tiles per forward pass.")
+    tile: int = param(
+        128, "Tile size in LR pixels; larger is faster but needs more memory.", minimum=8
+    )
+    overlap: int = param(
+        16, "Overlap of neighbouring tiles in LR pixels, blended smoothly.", minimum=0
+    )
+    batch_size: int = param(8, "Tiles per forward pass.", minimum=1)
     tta: bool = param(
         False, "Average the 8 flips/rotations and write their spread as an uncertainty map."
     )
@@ -325,6 +330,10 @@ def predict_file(
     return record
 
 
+#: The record of a prediction run, written beside its outputs.
+REPORT = "predict.json"
+
+
 def _suffixes(params: PredictParams) -> list[str]:
     """The name endings of a prediction and of its uncertainty map."""
     return [params.suffix, params.suffix + "_uncertainty"]
@@ -341,13 +350,23 @@ def run(
 
     Writes the images and ``predict.json`` (settings, model, per-file records) to ``out_dir``.
     A file that cannot be used (damaged, wrong shape for the model) is skipped with a
-    warning and listed under ``"failed"``; the other files are still written.
+    warning and listed under ``"failed"``; the other files are still written. A folder
+    that holds the report of an earlier prediction is refused unless ``params.overwrite``.
     """
+    report_path = Path(out_dir) / REPORT
+    if report_path.exists() and not params.overwrite:
+        raise InputError(
+            "This folder holds the results of an earlier prediction (predict.json).",
+            path=report_path,
+            fix="Choose a new output folder, or replace them with --overwrite "
+            "(overwrite=True in the form).",
+        )
     model = TrainedModel.load(model_path)
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]
     planned = output_paths(files, out_dir, _suffixes(params))
+    output_folder(out_dir)
     start = time.perf_counter()
     records, failed = [], []
     for f, targets in zip(files, planned, strict=True):
@@ -368,8 +387,8 @@ def run(
         "failed": failed,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "predict.json").write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -212,7 +212,7 @@ class Project:
                 for lr, hr in match_pairs(image_files(train / "lr"), image_files(train / "hr"))
             ]
             params = CalibrateParams(scale=SAMPLE["scale"])
-            calibrate_pairs(pairs, params, fit=False).save(sample.parent)
+            calibrate_pairs(pairs, params, fit=False).save(sample.parent, overwrite=True)
         return Crappifier.load(sample)
 
     def training_defaults(self, scale: int) -> dict[str, str]:

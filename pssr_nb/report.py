@@ -21,7 +21,7 @@ import numpy as np
 
 from .devices import environment
 from .errors import InputError
-from .files import atomic_path
+from .files import atomic_path, output_folder
 
 FILES = ("report.html", "benchmark.json", "scores.csv", "summary.csv")
 
@@ -239,6 +239,17 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
     return "\n".join(parts)
 
 
+def check_free(out_dir: str | Path, overwrite: bool = False) -> None:
+    """Refuse a folder that holds a benchmark report, unless it may be replaced."""
+    existing = [Path(out_dir) / f for f in FILES if (Path(out_dir) / f).exists()]
+    if existing and not overwrite:
+        raise InputError(
+            "Refusing to overwrite an existing benchmark report.",
+            path=existing[0],
+            fix="Choose another output folder, or set overwrite=True (--overwrite).",
+        )
+
+
 def write_report(result, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
     """Write ``report.html``, ``benchmark.json``, ``scores.csv`` and ``summary.csv``.
 
@@ -246,14 +257,8 @@ def write_report(result, out_dir: str | Path, overwrite: bool = False) -> dict[s
     atomically.
     """
     out = Path(out_dir)
-    existing = [out / f for f in FILES if (out / f).exists()]
-    if existing and not overwrite:
-        raise InputError(
-            "Refusing to overwrite an existing benchmark report.",
-            path=existing[0],
-            fix="Choose another output folder, or set overwrite=True (--overwrite).",
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    check_free(out, overwrite)
+    output_folder(out)
     pngs = figures(result)
     record = {**result.to_dict(), "environment": environment()}
     with atomic_path(out / "benchmark.json") as tmp:

@@ -42,14 +42,14 @@ from .crappify import Crappifier
 from .data import HRDataset, Source, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
-from .files import next_run_folder, remove_leftover_temporaries, run_folders
+from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
 from .losses import LOSSES, make_loss
 from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
 from .pair_validation import COLUMNS as PAIR_COLUMNS
 from .pair_validation import PairValidation
-from .params import param, to_dict
+from .params import Checked, param, to_dict
 from .predict import PredictParams
 from .units import INPUT_SMOOTHING, source_units, to_units
 from .validation import COLUMNS as VALIDATION_COLUMNS
@@ -80,7 +80,7 @@ QUICK = {"steps": 30, "tile": 64, "batch_size": 4, "val_tiles": 4, "validations"
 
 
 @dataclasses.dataclass
-class TrainParams:
+class TrainParams(Checked):
     """Settings of a training run (the train notebook's form and ``pssr-nb train``)."""
 
     preset: str = param(
@@ -91,23 +91,31 @@ class TrainParams:
         "Fine-tune: start from this model (a sample model name such as em_x4, a model file "
         "or a PSSR2 .pth); empty trains from random weights.",
     )
-    scale: int = param(4, "Super-resolution factor (must match the crappifier).")
-    frames: int = param(1, "Input frames (odd): neighbouring time points or slices.")
-    minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).")
-    steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.")
-    batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.")
-    tile: int = param(0, "HR tile size in pixels; 0 = 256 on a GPU, 128 on a CPU.")
-    learning_rate: float = param(
-        0.0, "Peak learning rate (warm-up, then cosine decay); 0 = 1e-3, or 3e-4 when fine-tuning."
+    scale: int = param(
+        4, "Super-resolution factor (must match the crappifier).", minimum=1, maximum=16
     )
-    weight_decay: float = param(1e-4, "AdamW weight decay.")
+    frames: int = param(1, "Input frames (odd): neighbouring time points or slices.", minimum=1)
+    minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).", above=0)
+    steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.", minimum=0)
+    batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.", minimum=0)
+    tile: int = param(0, "HR tile size in pixels; 0 = 256 on a GPU, 128 on a CPU.", minimum=0)
+    learning_rate: float = param(
+        0.0,
+        "Peak learning rate (warm-up, then cosine decay); 0 = 1e-3, or 3e-4 when fine-tuning.",
+        minimum=0,
+    )
+    weight_decay: float = param(1e-4, "AdamW weight decay.", minimum=0)
     loss: str = param("msssim_l1", "Training loss.", choices=LOSSES)
-    val_fraction: float = param(0.2, "Fraction of the data held out for validation.")
+    val_fraction: float = param(
+        0.2, "Fraction of the data held out for validation.", minimum=0, maximum=0.9
+    )
     split_by: str = param(
         "tile", "Hold out tiles of every image, or whole images.", choices=("tile", "image")
     )
     val_tiles: int = param(
-        16, "Held-out regions scored at every validation (crappified once, same noise every time)."
+        16,
+        "Held-out regions scored at every validation (crappified once, same noise every time).",
+        minimum=1,
     )
     val_lr: str = param(
         "", "Real LR images (folder) scored at every validation; the best model is chosen by them."
@@ -116,17 +124,19 @@ class TrainParams:
     val_semi_synthetic: bool = param(
         False, "val_lr are low-SNR scans at the HR pixel size: decimate them by scale first."
     )
-    validations: int = param(10, "How many times to validate during the run.")
+    validations: int = param(10, "How many times to validate during the run.", minimum=1)
     checkpoint_minutes: float = param(
-        2.0, "Write a resumable checkpoint this often (0 = every step)."
+        2.0, "Write a resumable checkpoint this often (0 = every step).", minimum=0
     )
     device: str = param("auto", "auto, cpu, cuda, cuda:1 or mps.")
     amp: bool = param(True, "Mixed precision on CUDA (bf16 where supported).")
     workers: int = param(
-        0, "Data-loading processes; 0 loads in the main process (best on 2 cores)."
+        0, "Data-loading processes; 0 loads in the main process (best on 2 cores).", minimum=0
     )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
-    seed: int = param(0, "Random seed: same seed, same data order, noise and initial weights.")
+    seed: int = param(
+        0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
+    )
 
 
 @dataclasses.dataclass
@@ -621,6 +631,7 @@ def run(
             path=ckpt,
             fix="Check the folder, or start a new run without resume.",
         )
+    output_folder(out)
     state = read_safely(ckpt) if resume else None
     if isinstance(state, dict) and params.batch_size == 0:  # "auto": what the run settled on
         params = dataclasses.replace(params, batch_size=state["params"]["batch_size"])
@@ -637,11 +648,10 @@ def run(
             fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
         )
     hooks = _validation_hooks(params, on_validate)
-    out.mkdir(parents=True, exist_ok=True)
     if state is not None:
         _check_resumable(state, params, sources, ckpt)
-        for name in (CHECKPOINT, "model_best.pt", "model_last.pt", PREVIEWS):
-            remove_leftover_temporaries(out / name)  # from a kill -9 during a write
+    for name in (CHECKPOINT, "model_best.pt", "model_last.pt", PREVIEWS):
+        remove_leftover_temporaries(out / name)  # from a kill -9 during a write
     total_steps = int(state["total_steps"]) if state else params.steps
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
@@ -674,6 +684,7 @@ def run(
         (out / "log.csv").unlink(missing_ok=True)
         trainer.validate()
         trainer.elapsed += trainer.validation_seconds
+        trainer.checkpoint()  # resumable from the start; a full disk shows now, not later
     stopped = _loop(trainer, callback, progress)
     model = trainer.trained_model()
     model.save(out / "model_last.pt")

@@ -137,3 +137,71 @@ def test_bad_manifest_is_reported(tmp_path):
     path.write_text("datasets:\n  x:\n    kind: magic\n")
     with pytest.raises(InputError, match="kind"):
         load_manifest(path)
+
+
+def _tar(path, members):
+    """A tar archive of (name, kind, target-or-text) members."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tf:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                data = value.encode()
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}[
+                kind
+            ]
+            info.linkname = value
+            tf.addfile(info)
+    return path
+
+
+#: Archives that wrote outside the cache before (a hard link named relative to the
+#: archive's root, symbolic-link chains), or that only the standard library's filter stopped.
+EVIL_TARS = {
+    "hard link to a file outside": [("data/x", "hard", "../../outside.txt")],
+    "hard link then write through it": [
+        ("a", "hard", "../outside.txt"),
+        ("a", "file", "overwritten"),
+    ],
+    "symlink chain out of the folder": [
+        ("sub/up", "sym", ".."),
+        ("sub/upup", "sym", "up/.."),
+        ("sub/upup/escaped.txt", "file", "gotcha"),
+    ],
+    "symlink to an absolute path": [("etc", "sym", "/etc")],
+    "a fifo": [("pipe", "fifo", "")],
+    "dot-dot path": [("ok.txt", "file", "fine"), ("../escaped.txt", "file", "gotcha")],
+}
+
+
+@pytest.mark.parametrize("name", list(EVIL_TARS))
+@pytest.mark.parametrize("python_has_filters", [True, False])
+def test_no_tar_archive_writes_outside_its_folder(name, python_has_filters, tmp_path, monkeypatch):
+    import tarfile
+
+    if not python_has_filters:  # as on Python 3.10.0-3.10.11 and 3.11.0-3.11.3
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("mine")
+    archive = _tar(tmp_path / "evil.tar", EVIL_TARS[name])
+    with pytest.raises(UnsafeArchiveError, match="nothing was extracted") as info:
+        extract(archive, tmp_path / "cache" / "out")
+    assert info.value.path == archive
+    assert outside.read_text() == "mine"
+    assert not (tmp_path / "cache").exists()  # checked before anything is written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar", "outside.txt"]
+
+
+def test_a_plain_tar_archive_is_extracted_and_a_damaged_one_named(tmp_path):
+    archive = _tar(tmp_path / "ok.tar", [("images/a.txt", "file", "A"), ("b.txt", "file", "B")])
+    out = extract(archive, tmp_path / "out")
+    assert (out / "images" / "a.txt").read_text() == "A" and (out / "b.txt").read_text() == "B"
+    damaged = tmp_path / "damaged.tar.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08" + b"not really gzip" * 20)
+    with pytest.raises(DownloadError, match="cannot be read"):
+        extract(damaged, tmp_path / "out2")

@@ -167,10 +167,16 @@ def test_writing_into_the_input_folder_never_touches_the_inputs(tmp_path, model_
     predict_module.run(PredictParams(), model_file, tmp_path / "cell.tif", tmp_path)
     assert (tmp_path / "cell.tif").read_bytes() == before
     assert (tmp_path / "cell_pssr.tif").is_file()
-    with pytest.raises(
-        InputError, match="Refusing to overwrite"
-    ):  # a second run does not replace the output
+    report = (tmp_path / "predict.json").read_bytes()
+    output = (tmp_path / "cell_pssr.tif").read_bytes()
+    # a second run replaces neither the record of the first nor its output
+    with pytest.raises(InputError, match="earlier prediction"):
         predict_module.run(PredictParams(), model_file, tmp_path / "cell.tif", tmp_path)
+    assert (tmp_path / "predict.json").read_bytes() == report
+    (tmp_path / "predict.json").unlink()
+    with pytest.raises(InputError, match="Refusing to overwrite"):
+        predict_module.run(PredictParams(), model_file, tmp_path / "cell.tif", tmp_path)
+    assert (tmp_path / "cell_pssr.tif").read_bytes() == output
 
 
 def test_no_output_replaces_another_input_or_another_output(tmp_path, model_file):

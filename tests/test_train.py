@@ -1,4 +1,5 @@
 import csv
+import errno
 import json
 import math
 import signal
@@ -13,7 +14,7 @@ import torch
 from pssr_nb import model_file
 from pssr_nb import train as train_module
 from pssr_nb.crappify import Crappifier, Downsample, Gaussian
-from pssr_nb.errors import InputError
+from pssr_nb.errors import InputError, WriteFailed
 from pssr_nb.model_file import TrainedModel, atomic_save
 from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
@@ -181,12 +182,13 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     atomic_save({"step": 1}, path)
 
     def crash(obj, f):
-        Path(f).write_bytes(b"half a checkpoint")
-        raise OSError("disk full")
+        f.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(model_file.torch, "save", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteFailed, match="No space left") as info:
         atomic_save({"step": 2}, path)
+    assert info.value.path == path and "Free some disk space" in str(info.value)
     assert torch.load(path, weights_only=True) == {"step": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
 
