@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .files import atomic_path
 from .sampling import DOWNSAMPLE_MODES, lr_offset
 
 Range = float | tuple[float, float]
@@ -46,13 +48,25 @@ FORMAT = "pssr_nb.crappifier"
 FORMAT_VERSION = 1
 
 
+def _number(name: str, value: Any, minimum: float = -math.inf) -> float:
+    """A finite real number (not a bool, a string or NaN) at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value!r}.")
+    if value < minimum:
+        raise InputError(f"{name} must be at least {minimum:g}, got {value!r}.")
+    return float(value)
+
+
 def _check_range(name: str, value: Range, minimum: float = 0.0) -> Range:
-    lo, hi = (value, value) if np.isscalar(value) else tuple(value)
-    if lo > hi or lo < minimum:
-        raise InputError(
-            f"{name} must be a number >= {minimum} or a range (low, high) with low <= high, got {value}."
-        )
-    return float(lo) if lo == hi else (float(lo), float(hi))
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InputError(f"{name} must be a number or a range (low, high), got {value!r}.")
+        lo, hi = (_number(name, v, minimum) for v in value)
+        if lo > hi:
+            raise InputError(f"{name} must be a range (low, high) with low <= high, got {value}.")
+    else:
+        lo = hi = _number(name, value, minimum)
+    return lo if lo == hi else (lo, hi)
 
 
 def draw(
@@ -109,9 +123,11 @@ class Downsample(Step):
     name: ClassVar[str] = "downsample"
 
     def __post_init__(self) -> None:
-        if int(self.scale) != self.scale or self.scale < 1:
+        if _number("scale", self.scale, 1) != int(self.scale):
             raise InputError(f"scale must be a positive integer, got {self.scale}.")
         self.scale = int(self.scale)
+        if isinstance(self.phase, bool) or not isinstance(self.phase, numbers.Integral):
+            raise InputError(f"phase must be a whole number, got {self.phase!r}.")
         if self.mode not in DOWNSAMPLE_MODES:
             raise InputError(
                 f"Unknown downsampling mode {self.mode!r}.", fix=f"Use one of {DOWNSAMPLE_MODES}."
@@ -212,6 +228,7 @@ class SaltPepper(Step):
 
     def __post_init__(self) -> None:
         self.amount = _check_range("salt-and-pepper amount", self.amount)
+        self.low, self.high = _number("low", self.low), _number("high", self.high)
         hi = self.amount if np.isscalar(self.amount) else self.amount[1]
         if hi > 1:
             raise InputError(
@@ -387,59 +404,88 @@ class Crappifier:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Crappifier:
-        """Inverse of :meth:`to_dict`."""
-        if d.get("format") != FORMAT:
+    def from_dict(cls, d: Any) -> Crappifier:
+        """Inverse of :meth:`to_dict`; the one validator of crappifier descriptions.
+
+        Raises
+        ------
+        InputError
+            For anything but a pssr_nb crappifier description of known steps with finite
+            parameters in range: not a dict, missing or unknown keys, NaN, a wrong type.
+        """
+        made_by = "Create it with Crappifier.save, pssr-nb calibrate or notebook 02."
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise InputError(
-                "This is not a pssr_nb crappifier description (missing 'format': 'pssr_nb.crappifier').",
-                fix="Create it with Crappifier.save or the calibrate notebook.",
+                "This is not a pssr_nb crappifier description (it needs "
+                "'format': 'pssr_nb.crappifier' and a list of 'steps').",
+                fix=made_by,
             )
-        if d.get("version", 0) > FORMAT_VERSION:
+        version = d.get("version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
             raise InputError(
-                f"Crappifier format version {d['version']} is newer than this pssr_nb understands.",
+                f"Crappifier format version {version!r} is not one this pssr_nb understands.",
                 fix="Upgrade pssr_nb (pip install -U pssr_nb).",
             )
+        specs = d.get("steps")
+        if not isinstance(specs, list) or not all(
+            isinstance(spec, dict) and isinstance(spec.get("step"), str) for spec in specs
+        ):
+            raise InputError(
+                "A crappifier description needs 'steps': a list of {'step': name, ...}.",
+                fix=made_by,
+            )
         steps = []
-        for spec in d["steps"]:
+        for k, spec in enumerate(specs):
             spec = dict(spec)
             name = spec.pop("step")
             if name not in STEPS:
                 raise InputError(
                     f"Unknown crappifier step {name!r}.", fix=f"Known steps: {sorted(STEPS)}."
                 )
-            spec = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
-            steps.append(STEPS[name](**spec))
+            known = {f.name for f in dataclasses.fields(STEPS[name])}
+            unknown = sorted(set(spec) - known)
+            if unknown:
+                raise InputError(
+                    f"Step {k + 1} ({name}) has unknown parameters: {', '.join(unknown)}.",
+                    fix=f"A {name} step takes: {', '.join(sorted(known))}.",
+                )
+            spec = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
+            try:
+                steps.append(STEPS[name](**spec))
+            except InputError as exc:
+                raise InputError(f"Step {k + 1} ({name}): {exc.problem}", fix=made_by) from None
         return cls(steps)
 
     def save(self, path: str | Path) -> Path:
         """Write ``crappifier.json``."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Crappifier:
         """Read a ``crappifier.json``."""
         path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except FileNotFoundError:
+        if not path.is_file():
             raise InputError(
-                "Crappifier file not found.",
+                "Crappifier file not found." if not path.exists() else "This is a folder.",
                 path=path,
-                fix="Run the calibrate step first, or use Crappifier.default().",
+                fix="Give the path of a crappifier.json (pssr-nb calibrate writes one), or "
+                "leave it empty for the default crappifier.",
+            )
+        try:
+            d = json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(
+                f"This crappifier file is not valid JSON text ({exc}).",
+                path=path,
+                fix="Give a crappifier.json written by pssr_nb, or repair the file.",
             ) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"Crappifier file is not valid JSON ({exc}).", path=path) from exc
         try:
             return cls.from_dict(d)
         except InputError as exc:
-            raise InputError(exc.problem, path=path, fix=exc.fix) from exc
-        except TypeError as exc:
-            raise InputError(
-                f"Crappifier file has an unexpected parameter ({exc}).", path=path
-            ) from exc
+            raise InputError(exc.problem, path=path, fix=exc.fix) from None
 
     def describe(self) -> str:
         """One line per step, for notebooks and reports."""

@@ -163,7 +163,9 @@ class Source:
             raise InputError(
                 f"This image has {image.data.shape[image.axes.index('C')]} channels.",
                 path=self.path,
-                fix="Choose one with channel=<index> when loading.",
+                fix="Keep one channel: Source(path, channel=<index>) or read_image(path, "
+                "channel=<index>) in Python; for the command line save each channel as its own "
+                "file (Fiji: Image > Color > Split Channels).",
             )
         if frame_axis is None:
             frame_axis = next((a for a in "TZ" if a in image.axes), "")
@@ -174,9 +176,12 @@ class Source:
         # An image without the requested axis (a single slice beside z-stacks) has single frames.
         frame_axis = frame_axis if frame_axis in image.axes else ""
         self.frame_axis = frame_axis
-        self.normalization: Normalization = normalization or percentile_normalization(
-            image.data, percentiles
-        )
+        try:
+            self.normalization: Normalization = normalization or percentile_normalization(
+                image.data, percentiles
+            )
+        except InputError as exc:  # name the file (an all-NaN image, say)
+            raise InputError(exc.problem, path=exc.path or self.path, fix=exc.fix) from None
         _warn_if_not_finite(image.data, self.path)
         if self._cache_key is not None:
             self.image = dataclasses.replace(
@@ -345,18 +350,32 @@ def split(
 # ---------------------------------------------------------------------------
 
 
-def _check_tile(src: Source, tile: int, scale: int) -> None:
+#: The smallest training tile, in LR pixels: below it the network sees almost no context.
+MIN_TRAINING_TILE_LR = 4
+
+
+def check_tile(src: Source, tile: int, scale: int) -> None:
+    """Refuse a tile size that does not fit the scale or the image, naming the image."""
     h, w = src.plane_shape
     if tile % scale:
         raise InputError(
             f"Tile size {tile} must be a multiple of the scale {scale}.",
-            fix=f"Use e.g. {tile - tile % scale or scale * 16}.",
+            fix=f"Use e.g. --tile {tile - tile % scale or scale * 16} "
+            f"(tile={tile - tile % scale or scale * 16}), or a --scale that divides {tile}.",
+        )
+    largest = min(h, w) - min(h, w) % scale
+    if largest < MIN_TRAINING_TILE_LR * scale:
+        raise InputError(
+            f"This image ({h} x {w} px) is too small to train on: training needs images of "
+            f"at least {MIN_TRAINING_TILE_LR * scale} px on each side at scale {scale}.",
+            path=src.path,
+            fix="Remove it from the training folder, or train on larger HR images.",
         )
     if h < tile or w < tile:
         raise InputError(
             f"This image ({h} x {w} px) is smaller than the tile size {tile}.",
             path=src.path,
-            fix=f"Use a tile size of at most {min(h, w) - min(h, w) % scale} px.",
+            fix=f"Use a tile size of at most {largest} px (--tile {largest}).",
         )
 
 
@@ -419,7 +438,7 @@ class HRDataset(torch.utils.data.Dataset):
                 fix="The centre frame is the target; use an odd number.",
             )
         for src in sources:
-            _check_tile(src, tile, scale)
+            check_tile(src, tile, scale)
             if frames > 1 and src.n_frames < frames:
                 raise InputError(
                     f"{frames} input frames requested but this image has {src.n_frames} along "
@@ -614,8 +633,9 @@ def match_pairs(
         lines += [f"  HR without LR: {hr_keys[k][0]}" for k in only_hr]
         raise PairingError(
             "Some files have no partner with a matching name:\n" + "\n".join(lines),
-            fix="Give each LR file the same name as its HR file (or set lr_token/hr_token, "
-            "e.g. 'lowsnr'/'highsnr'), or move the unpaired files away.",
+            fix="Give each LR file the same name as its HR file, or move the unpaired files "
+            "away; where names differ by a word (e.g. 'lowsnr'/'highsnr'), notebooks 01 and "
+            "05 and pssr-nb benchmark (--lr-token/--hr-token) can ignore it.",
         )
     return [(lr_keys[k][0], hr_keys[k][0]) for k in sorted(lr_keys)]
 
@@ -679,7 +699,7 @@ class PairedDataset(torch.utils.data.Dataset):
         if (2 * offset) % 1 or not 0 <= offset <= scale - 1:
             raise InputError(f"offset must be a multiple of 0.5 in [0, {scale - 1}], got {offset}.")
         for _, hr in pairs:
-            _check_tile(hr, tile, scale)
+            check_tile(hr, tile, scale)
         self.pairs, self.tile, self.scale, self.offset = list(pairs), tile, scale, offset
         self.frames, self.length, self.augment, self.seed = frames, length, augment, seed
 

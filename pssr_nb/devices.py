@@ -22,7 +22,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise InputError(f"Unknown device {name!r}.", fix="Use auto, cpu, cuda or mps.") from exc
+        raise InputError(
+            f"Unknown device {name!r}.",
+            fix="Give --device (device=) auto, cpu, cuda, cuda:1 or mps.",
+        ) from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(
             "A CUDA device was requested but none is available.",

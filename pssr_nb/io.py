@@ -11,6 +11,7 @@ over an existing file unless asked.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -29,6 +30,9 @@ IMAGE_SUFFIXES = TIFF_SUFFIXES + OTHER_SUFFIXES
 
 #: Axes the library understands. S is colour samples (RGB), reduced to grey on reading.
 VALID_AXES = "TZCYXS"
+
+#: What ImageJ writes when an image has no physical calibration.
+_UNCALIBRATED = ("pixel", "pixels", "px")
 
 _UNIT_TO_NM = {
     "nm": 1.0,
@@ -218,8 +222,8 @@ def read_image(
             data, file_axes, file_px = _read_tiff(path, memmap)
         else:
             data, file_axes, file_px = _read_other(path)
-    except InputError:
-        raise
+    except InputError as exc:
+        raise InputError(exc.problem, path=exc.path or path, fix=exc.fix) from None
     except Exception as exc:  # tifffile/imageio raise many types for damaged files
         raise InputError(
             f"Could not read this image ({type(exc).__name__}: {exc}). It may be truncated or corrupt.",
@@ -236,7 +240,28 @@ def read_image(
             if np.isscalar(pixel_size)
             else {k.upper(): float(v) for k, v in dict(pixel_size).items()}
         )
+        if not all(math.isfinite(v) and v > 0 for v in file_px.values()):
+            raise InputError(f"pixel_size={pixel_size!r} is not a positive size in nm.", path=path)
+    else:
+        file_px = _plausible_pixel_size(file_px, path)
     return ImageData(data=data, axes=file_axes, pixel_size=file_px, path=path)
+
+
+def _plausible_pixel_size(pixel_size: dict[str, float], path: Path) -> dict[str, float]:
+    """The file's pixel sizes without those that cannot be true (zero, negative, NaN).
+
+    Metadata is written by many programs and is sometimes wrong; a damaged value is
+    dropped with a warning (the size is then unknown) rather than stopping the file.
+    """
+    good = {k: v for k, v in pixel_size.items() if math.isfinite(v) and v > 0}
+    if len(good) < len(pixel_size):
+        bad = {k: v for k, v in pixel_size.items() if k not in good}
+        warnings.warn(
+            f"{path}: the pixel size in its metadata ({bad}) is not a positive size; it is "
+            "treated as unknown. Pass pixel_size= (nm) to state it.",
+            stacklevel=3,
+        )
+    return good
 
 
 def _default_axes(shape: tuple[int, ...]) -> str:
@@ -272,6 +297,13 @@ def _clean_tiff_axes(raw: str, shape: tuple[int, ...]) -> str:
     unknown = [i for i, a in enumerate(raw) if a not in VALID_AXES]
     if not unknown:
         return raw
+    if len(shape) > len(VALID_AXES.replace("S", "")):
+        raise InputError(
+            f"This image has {len(shape)} dimensions ({raw}, shape {shape}); pssr_nb reads "
+            "at most five: T, Z, C, Y, X.",
+            fix="Save it with at most those five axes (Fiji: Image > Hyperstacks), or split "
+            "it into several files.",
+        )
     guess = _default_axes(shape)
     if guess and all(raw[i] == guess[i] for i in range(len(raw)) if i not in unknown):
         return guess
@@ -290,6 +322,14 @@ def _tiff_pixel_size(tif: tifffile.TiffFile, axes: str) -> dict[str, float]:
     px: dict[str, float] = {}
     ij = tif.imagej_metadata or {}
     unit = str(ij.get("unit", "")).strip().lower()
+    if unit and unit not in _UNIT_TO_NM:
+        if unit not in _UNCALIBRATED:
+            warnings.warn(
+                f"{tif.filehandle.path}: unknown length unit {unit!r} in its metadata; the pixel "
+                "size is treated as unknown. Pass pixel_size= (nm) to state it.",
+                stacklevel=4,
+            )
+        return {}
     res_unit = page.tags.get("ResolutionUnit")
     res_unit = int(res_unit.value) if res_unit is not None else 1
     xres, yres = page.tags.get("XResolution"), page.tags.get("YResolution")
@@ -322,8 +362,18 @@ def _ome_pixel_size(xml: str) -> dict[str, float]:
     for axis in "XYZ":
         value = pixels.get(f"PhysicalSize{axis}")
         if value is not None:
-            unit = pixels.get(f"PhysicalSize{axis}Unit", "µm").lower()
-            px[axis] = float(value) * _UNIT_TO_NM.get(unit, 1e3)
+            unit = pixels.get(f"PhysicalSize{axis}Unit", "µm").lower()  # OME's default
+            if unit not in _UNIT_TO_NM:
+                warnings.warn(
+                    f"unknown OME length unit {unit!r}; the pixel size is treated as unknown. "
+                    "Pass pixel_size= (nm) to state it.",
+                    stacklevel=5,
+                )
+                return {}
+            try:
+                px[axis] = float(value) * _UNIT_TO_NM[unit]
+            except ValueError:
+                return {}
     return px
 
 
@@ -331,6 +381,15 @@ def _read_other(path: Path) -> tuple[np.ndarray, str, dict[str, float]]:
     import imageio.v3 as iio
 
     data = np.asarray(iio.imread(path))
+    if data.ndim == 3:  # PNG and JPEG hold one plane: the last axis is colour samples
+        if data.shape[-1] in (2, 4):  # grey + alpha, RGB + alpha: transparency is not signal
+            alpha = data[..., -1]
+            if alpha.min() != alpha.max():
+                warnings.warn(f"{path}: its transparency (alpha channel) is ignored.", stacklevel=4)
+            data = data[..., :-1]
+        if data.shape[-1] == 1:
+            return data[..., 0], "YX", {}
+        return data, "YXS", {}
     return data, _default_axes(data.shape), {}
 
 
@@ -398,7 +457,7 @@ def output_path_for(path: str | Path, out_dir: str | Path, suffix: str = "") -> 
     if re.search(r"[/\\]|\.\.", suffix):
         raise InputError(
             f"The suffix {suffix!r} is a path; outputs must stay in the output folder.",
-            fix="Use a suffix of letters, digits, '_' or '-' (e.g. _pssr).",
+            fix="Give --suffix (suffix=) letters, digits, '_' or '-' (e.g. _pssr).",
         )
     stem = re.sub(r"\.ome$", "", path.stem)
     target = out_dir / f"{stem}{suffix}.tif"

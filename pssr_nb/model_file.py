@@ -148,6 +148,15 @@ class TrainedModel:
                 fix="The file may be damaged, or written by an incompatible version; retrain or re-export it.",
             ) from exc
         network.eval()
+        broken = [k for k, v in network.state_dict().items() if not torch.isfinite(v).all()]
+        if broken:
+            raise InputError(
+                f"The weights of this model contain NaN or infinite values ({broken[0]}); it "
+                "would predict nothing but NaN.",
+                path=path,
+                fix="Use model_best.pt or an earlier checkpoint of the run, or train again with a "
+                "lower learning_rate.",
+            )
         return cls(
             network=network,
             percentiles=tuple(payload.get("percentiles", (0.1, 99.9))),
@@ -182,17 +191,37 @@ def read_safely(path: str | Path, map_location: str | torch.device = "cpu") -> A
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise InputError(
-            "This file contains Python objects that could run code when loaded; it was not loaded.",
-            path=path,
-            fix="Only load model files from sources you trust, saved by pssr_nb or as plain state_dicts.",
-        ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
+        if "global" in str(exc).lower():  # the safe loader refused to import a callable
+            raise InputError(
+                "This file contains Python objects that could run code when loaded; it was "
+                "not loaded.",
+                path=path,
+                fix="Only load model files from sources you trust, saved by pssr_nb or as "
+                "plain state_dicts.",
+            ) from None
+        raise _not_a_torch_file(path, exc) from None
+    except (RuntimeError, EOFError) as exc:
         raise InputError(
             f"Could not read this model file ({type(exc).__name__}); it may be truncated.",
             path=path,
             fix="Use the previous checkpoint or copy the file again.",
-        ) from exc
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"Could not read this file: {exc.strerror or exc}.",
+            path=path,
+            fix="Check that the file is readable.",
+        ) from None
+    except Exception as exc:  # any bytes reach the unpickler; it fails in many ways
+        raise _not_a_torch_file(path, exc) from None
+
+
+def _not_a_torch_file(path: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"This is not a PyTorch model file ({type(exc).__name__} while reading it).",
+        path=path,
+        fix="Give a model_best.pt or model_last.pt written by pssr_nb, or a PSSR2 .pth.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

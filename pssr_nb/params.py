@@ -27,6 +27,7 @@ def param(
     minimum: float | None = None,
     maximum: float | None = None,
     above: float | None = None,
+    odd: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Declare a dataclass field with a default value and a help text.
@@ -43,6 +44,8 @@ def param(
         Inclusive bounds of a number (of every item of a tuple).
     above : float, optional
         An exclusive lower bound (``above=0``: strictly positive).
+    odd : bool
+        A whole number that must be odd (a window centred on one frame).
     """
     metadata: dict[str, Any] = {"help": help}
     for key, value in (("choices", choices), ("minimum", minimum), ("maximum", maximum)):
@@ -50,6 +53,8 @@ def param(
             metadata[key] = tuple(value) if key == "choices" else value
     if above is not None:
         metadata["above"] = above
+    if odd:
+        metadata["odd"] = True
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
@@ -61,6 +66,8 @@ def _bounds_text(meta: dict[str, Any]) -> str:
         parts.append(f"at least {meta['minimum']:g}")
     if "maximum" in meta:
         parts.append(f"at most {meta['maximum']:g}")
+    if meta.get("odd"):
+        parts.append("odd")
     return " and ".join(parts)
 
 
@@ -103,6 +110,7 @@ def check(params: Any) -> None:
                 ("minimum" in meta and item < meta["minimum"])
                 or ("maximum" in meta and item > meta["maximum"])
                 or ("above" in meta and item <= meta["above"])
+                or (meta.get("odd") and item % 2 == 0)
             ):
                 allowed = _bounds_text(meta)
             if allowed:

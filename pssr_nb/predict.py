@@ -227,6 +227,29 @@ def _smaller(tile: int, batch: int, overlap: int, multiple: int) -> tuple[int, i
     )
 
 
+#: How far an image's pixel size may be from the model's before prediction warns.
+PIXEL_SIZE_TOLERANCE = 0.25
+
+
+def warn_if_pixel_size_differs(model: TrainedModel, image: ImageData) -> str | None:
+    """Warn when the image's pixels are not the size the model was trained on.
+
+    A model learns structures of a given size in pixels: fed 4 nm pixels it was trained
+    on 16 nm pixels, it sees every structure four times too large. Returns the warning,
+    or None when both sizes agree within :data:`PIXEL_SIZE_TOLERANCE` or one is unknown.
+    """
+    ours, theirs = image.pixel_size_xy, model.pixel_size_nm
+    if not ours or not theirs or abs(ours / theirs - 1) <= PIXEL_SIZE_TOLERANCE:
+        return None
+    text = (
+        f"{image.path or 'image'}: its pixels are {ours:g} nm but the model was trained on "
+        f"{theirs:g} nm LR pixels ({ours / theirs:.2g}x); it may not restore this image well. "
+        f"Resample the image to {theirs:g} nm pixels, or use a model trained at this size."
+    )
+    warnings.warn(text, stacklevel=3)
+    return text
+
+
 def predict_image(
     model: TrainedModel,
     image: ImageData | np.ndarray,
@@ -248,10 +271,12 @@ def predict_image(
     params = params or PredictParams()
     if isinstance(image, np.ndarray):
         image = ImageData(image, axes or ("YX" if image.ndim == 2 else ""), {})
-    src = Source(
-        image,
-        normalization=input_normalization(image.data, model.percentiles, model.input_smoothing),
-    )
+    try:
+        norm = input_normalization(image.data, model.percentiles, model.input_smoothing)
+    except InputError as exc:  # name the file (an all-NaN image, say)
+        raise InputError(exc.problem, path=exc.path or image.path, fix=exc.fix) from None
+    warn_if_pixel_size_differs(model, image)
+    src = Source(image, normalization=norm)
     c = model.config
     if c.frames > 1 and src.n_frames < c.frames:
         raise InputError(
@@ -270,6 +295,13 @@ def predict_image(
             frames = frame_window(t, c.frames, n_frames) if c.frames > 1 else [t]
             targets = (out[i, t],) if unc is None else (out[i, t], unc[i, t])
             predict_normalized(model, src.normalization.apply(view[i, frames]), params, targets)
+    if not np.isfinite(out).all():  # input NaNs cannot reach here (they become background)
+        raise InputError(
+            "The model produced NaN or infinite values for this image.",
+            path=image.path,
+            fix="Predict on the CPU or with amp=False (half precision can overflow); if that "
+            "does not help, the model file is broken: use another one.",
+        )
     return Prediction(
         data=src.from_stack_view(out),
         uncertainty=None if unc is None else src.from_stack_view(unc),

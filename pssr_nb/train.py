@@ -39,7 +39,7 @@ import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, fixed_regions, load_sources, split
+from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
@@ -94,7 +94,9 @@ class TrainParams(Checked):
     scale: int = param(
         4, "Super-resolution factor (must match the crappifier).", minimum=1, maximum=16
     )
-    frames: int = param(1, "Input frames (odd): neighbouring time points or slices.", minimum=1)
+    frames: int = param(
+        1, "Input frames (odd): neighbouring time points or slices.", minimum=1, odd=True
+    )
     minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).", above=0)
     steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.", minimum=0)
     batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.", minimum=0)
@@ -640,6 +642,8 @@ def run(
         sources = list(hr)
     else:
         sources = load_sources(hr)
+    for source in sources:  # before any statistics of the images are taken
+        check_tile(source, params.tile, params.scale)
     if not isinstance(crappifier, Crappifier):
         crappifier = Crappifier.load(crappifier) if crappifier else Crappifier.default(params.scale)
     if crappifier.scale != params.scale:

@@ -49,6 +49,8 @@ def _bad_values(cls):
                 yield f.name, meta["above"]
         if kind is int:
             yield f.name, 2.5
+        if meta.get("odd"):
+            yield f.name, 2
         if kind is float:
             yield f.name, math.nan
             yield f.name, math.inf
