@@ -1,4 +1,9 @@
-"""Writing files so that a crash never leaves a half-written one."""
+"""Writing files: never half-written, never into a folder that cannot take them.
+
+A crash leaves the previous file or the new one (:func:`atomic_path`); a folder that is a
+file, write-protected or full is reported before any work (:func:`output_folder`) or
+as :class:`~pssr_nb.errors.WriteFailed` naming the file (a disk that fills up later).
+"""
 
 from __future__ import annotations
 
