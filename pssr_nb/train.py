@@ -140,6 +140,16 @@ class TrainParams(Checked):
         0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
     )
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tile and self.tile % self.scale:
+            good = self.tile - self.tile % self.scale or self.scale * 16
+            raise InputError(
+                f"The setting tile = {self.tile} of TrainParams cannot be used: it must be a "
+                f"multiple of scale = {self.scale}.",
+                fix=f"Give --tile (tile=) {good}, or 0 for the default.",
+            )
+
 
 @dataclasses.dataclass
 class TrainResult:

@@ -91,6 +91,13 @@ def test_the_settings_the_issue_names_are_refused():
             make()
 
 
+def test_a_training_tile_must_fit_the_scale():
+    with pytest.raises(InputError, match="tile = 30 .* multiple of scale = 4") as info:
+        TrainParams(tile=30)
+    assert "--tile" in str(info.value) and "28" in str(info.value)
+    TrainParams(tile=32, scale=4), TrainParams(tile=0, scale=3), TrainParams(tile=33, scale=3)
+
+
 def test_bounds_accept_their_edges_and_numpy_numbers():
     np = pytest.importorskip("numpy")
     PredictParams(batch_size=1, overlap=0)
