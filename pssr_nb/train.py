@@ -147,7 +147,8 @@ class TrainParams(Checked):
             raise InputError(
                 f"The setting tile = {self.tile} of TrainParams cannot be used: it must be a "
                 f"multiple of scale = {self.scale}.",
-                fix=f"Give --tile (tile=) {good}, or 0 for the default.",
+                fix=f"Give --tile (tile=) {good} or 0 for the default, or a --scale (scale=) "
+                f"that divides {self.tile}.",
             )
 
 
