@@ -52,7 +52,9 @@ import matplotlib.pyplot as plt
 
 from pssr_nb import train
 from pssr_nb.devices import device_summary
+from pssr_nb.errors import InputError
 from pssr_nb.lessons import format_rows
+from pssr_nb.model_zoo import ExportParams
 from pssr_nb.plotting import image_grid, training_curves
 from pssr_nb.project import open_project, quick_mode
 from pssr_nb.ui import Form, LivePlot, Viewer
@@ -183,6 +185,23 @@ losses = [r["loss"] for r in result.history if r["kind"] == "train"]
 assert all(math.isfinite(v) for v in losses), "the loss diverged: lower learning_rate"
 if not params.init:  # a fine-tuned network starts low already
     assert losses[-1] < losses[0], "the loss did not go down"
+
+# %% [markdown]
+# **Share the model.** A BioImage Model Zoo package opens in Fiji (deepImageJ), napari
+# and at bioimage.io. Put your names and a licence in `share`; the export checks the
+# package with the Zoo's own validator and that its TorchScript weights reproduce
+# pssr_nb's prediction before it keeps it. Run notebook 05 first and pass its
+# `benchmark.json` as `benchmark=` to put the model's scores into the package's README.
+# (It needs `pip install "pssr_nb[bioimageio]"`; without it the cell says so.)
+
+# %%
+share = ExportParams(authors=("Your Name",), license="CC-BY-4.0", overwrite=True)
+try:
+    package = result.model.export_bioimageio(result.out_dir / "bioimageio.zip", share)
+    project.record("share", package=package)
+    print("BioImage Model Zoo package:", package)
+except InputError as exc:
+    print(exc)
 
 # %% [markdown]
 # ## 6. Exercises

@@ -60,6 +60,8 @@ print(device_summary())
 # - `model` — empty uses the model from notebook 03 (or, if you have not trained one, the
 #   shipped EM sample model `em_x4`; `fluorescence_x4` is the confocal one). A `.pth` file from PSSR2 is imported safely (its
 #   weights are read, no code in it runs) and saved as a pssr_nb model in the project.
+#   A BioImage Model Zoo package exported by pssr_nb (notebook 03's "Share" cell, a
+#   `.zip` or its folder) is read as the model it was exported from.
 # - `images` — an LR file or folder. Empty uses the held-out sample scans.
 #
 # The images must come from the same kind of microscope and pixel size the model was

@@ -133,6 +133,23 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .io import read_image
+    from .model_choice import open_model
+    from .model_zoo import ExportParams, export_bioimageio
+
+    params = from_namespace(ExportParams, args)
+    model = open_model(args.model)
+    image = read_image(args.test_image).data if args.test_image else None
+    start = time.perf_counter()
+    out = export_bioimageio(model, args.out, params, image=image, benchmark=args.benchmark)
+    print(
+        f"BioImage Model Zoo package written to {out.resolve()} in "
+        f"{time.perf_counter() - start:.0f} s (validated by bioimageio.spec)"
+    )
+    print("  open it in Fiji (deepImageJ), napari or bioimageio.core; upload at bioimage.io")
+
+
 def _cmd_inspect(args: argparse.Namespace) -> None:
     from .data import Source
 
@@ -168,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .benchmark import BenchmarkParams
     from .calibrate import CalibrateParams
     from .demo import DemoParams
+    from .model_zoo import ExportParams
     from .phantoms import SimulateParams
     from .predict import PredictParams
     from .train import TrainParams
@@ -224,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     add_arguments(p, BenchmarkParams)
     p.set_defaults(func=_cmd_benchmark, params_cls=BenchmarkParams)
+
+    p = sub.add_parser(
+        "export", help="write a BioImage Model Zoo package (Fiji/deepImageJ, napari, bioimage.io)"
+    )
+    p.add_argument("model", help="model file, sample model name (em_x4) or exported package")
+    p.add_argument("--out", required=True, help="package folder, or a path ending in .zip")
+    p.add_argument("--benchmark", default=None, help="benchmark.json of pssr-nb benchmark")
+    p.add_argument("--test-image", default=None, help="LR image whose centre is the test input")
+    add_arguments(p, ExportParams)
+    p.set_defaults(func=_cmd_export, params_cls=None)  # the package records itself
 
     p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
     p.add_argument("paths", nargs="+", help="image files")

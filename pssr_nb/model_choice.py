@@ -1,9 +1,10 @@
 """Turn what a user names as a model into a :class:`~pssr_nb.model_file.TrainedModel`.
 
-A model can be named three ways, everywhere a model is asked for (training's
-``init``, the quickstart's ``start``): the name of a sample model shipped with
-pssr_nb (``em_x4``), a PSSR2 ``.pth`` state_dict (imported safely, see
-:mod:`pssr_nb.pssr2_import`), or a pssr_nb model file.
+A model can be named four ways, everywhere a model is asked for (training's
+``init``, the quickstart's ``start``, export): the name of a sample model shipped
+with pssr_nb (``em_x4``), a PSSR2 ``.pth`` state_dict (imported safely, see
+:mod:`pssr_nb.pssr2_import`), a pssr_nb model file, or a BioImage Model Zoo
+package pssr_nb exported (see :mod:`pssr_nb.model_zoo`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from .pssr2_import import import_pssr2
 
 
 def open_model(name: str | Path) -> TrainedModel:
-    """The model a user named: a sample model name, a PSSR2 ``.pth`` or a model file.
+    """The model a user named: a sample model name, a PSSR2 ``.pth``, a model file or a
+    BioImage Model Zoo package exported by pssr_nb.
 
     Raises
     ------
@@ -26,7 +28,7 @@ def open_model(name: str | Path) -> TrainedModel:
     if str(name) in SAMPLE_MODELS:
         return load_sample_model(str(name))
     path = Path(name)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             "This model file does not exist.",
             path=path,

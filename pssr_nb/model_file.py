@@ -90,6 +90,12 @@ class TrainedModel:
             parts.append(f"from {self.origin}")
         return ", ".join(parts)
 
+    def export_bioimageio(self, out: str | Path, params: Any = None, **kwargs: Any) -> Path:
+        """Write a BioImage Model Zoo package (see :func:`pssr_nb.model_zoo.export_bioimageio`)."""
+        from .model_zoo import export_bioimageio
+
+        return export_bioimageio(self, out, params, **kwargs)
+
     def save(self, path: str | Path, half: bool = False) -> Path:
         """Write the model file atomically (a crash never leaves a half-written file).
 
@@ -124,7 +130,14 @@ class TrainedModel:
         ------
         InputError
             For a missing, damaged, unsafe, newer or mismatched file, naming the file.
+
+        A BioImage Model Zoo package exported by pssr_nb (zip, folder or its
+        ``rdf.yaml``) is read as the model it was exported from.
         """
+        from .model_zoo import is_package, load_bioimageio
+
+        if is_package(path):
+            return load_bioimageio(path)
         payload = read_safely(path, map_location)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise InputError(

@@ -255,7 +255,7 @@ class Project:
             import_pssr2(path).save(converted)
             self.record("import_pssr2", source=path, model=converted)
             return converted
-        if not path.is_file():
+        if not path.exists():  # a file, or an exported BioImage Model Zoo folder
             raise InputError(
                 "This model file does not exist.",
                 path=path,
