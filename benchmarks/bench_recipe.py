@@ -15,6 +15,7 @@ continued) holds one run: variant, seed, steps, and the gain over the best basel
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import tempfile
@@ -23,6 +24,7 @@ from typing import Any
 
 from pssr_nb.demo import DemoParams
 from pssr_nb.demo import run as demo
+from pssr_nb.models import PRESETS
 
 #: name -> (DemoParams fields, TrainParams fields, CalibrateParams fields)
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
@@ -40,14 +42,24 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "tile64": ({"start": "scratch"}, {"tile": 64, "batch_size": 16}, {}),
     "batch4": ({"start": "scratch"}, {"batch_size": 4}, {}),
     "medium": ({"start": "scratch", "preset": "medium"}, {}, {}),
+    "scratch_shuffle": ({"start": "scratch"}, {}, {}),
 }
+#: Variants that change the network of every preset (``ModelConfig`` fields).
+NETWORK: dict[str, dict[str, Any]] = {"scratch_shuffle": {"upsampler": "shuffle"}}
 
 
 def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     demo_fields, training, calibration = VARIANTS[variant]
     params = DemoParams(specimen=args.specimen, minutes=args.minutes, seed=seed, **demo_fields)
     out = Path(tempfile.mkdtemp(prefix="pssr_nb_recipe_"))
-    report = demo(params, out, progress=False, training=training, calibration=calibration)
+    saved = copy.deepcopy(PRESETS)
+    for preset in PRESETS.values():
+        preset.update(NETWORK.get(variant, {}))
+    try:
+        report = demo(params, out, progress=False, training=training, calibration=calibration)
+    finally:
+        PRESETS.clear()
+        PRESETS.update(saved)
     psnr, ssim = report["headline"]["psnr"], report["headline"]["ssim"]
     return {
         "specimen": args.specimen,
@@ -60,6 +72,7 @@ def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "gain_db": psnr["gain_mean"],
         "gain_ssim": ssim["gain_mean"],
         "model_psnr": report["summary"]["model"]["psnr_mean"],
+        "grid_excess_db": {m: s.get("grid_excess_db_mean") for m, s in report["summary"].items()},
     }
 
 

@@ -53,12 +53,22 @@ def autocast_for(
 ) -> tuple[contextlib.AbstractContextManager, bool]:
     """The autocast context for ``device`` and whether it uses fp16 (which needs a grad scaler).
 
-    Mixed precision is used on CUDA only: bf16 where the GPU supports it, else fp16.
+    Mixed precision is used on CUDA only, in :func:`mixed_precision_dtype`.
     """
     if not (enabled and device.type == "cuda"):
         return contextlib.nullcontext(), False
-    bf16 = torch.cuda.is_bf16_supported()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16), not bf16
+    dtype = mixed_precision_dtype(device)
+    return torch.autocast("cuda", dtype=dtype), dtype == torch.float16
+
+
+def mixed_precision_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on GPUs that compute it natively (compute capability 8.0 or later), else fp16.
+
+    Not ``torch.cuda.is_bf16_supported()``: it is True on Colab's free T4 (capability
+    7.5), which only emulates bf16, slowly; its tensor cores do fp16 (with a grad scaler).
+    """
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
 
 
 def environment() -> dict[str, Any]:

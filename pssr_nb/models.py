@@ -14,6 +14,10 @@ imported. Our presets differ where it helps learners:
   upsampling of the centre input frame (see :mod:`pssr_nb.sampling`), so an
   untrained model starts at the interpolation baseline and the sampling
   geometry is part of the model;
+- the ``small`` preset reaches the HR grid by a resize-convolution (bilinear
+  feature upsampling, then a convolution) instead of a pixel-shuffle, whose
+  ``scale^2`` sub-pixel maps learn a texture at the LR sampling period
+  (``ModelConfig.upsampler``; benchmarks/RESULTS.md, "grid texture");
 - any input size: inputs are padded to the network's multiple inside and the
   output is cropped back to ``scale x`` the input.
 
@@ -66,6 +70,11 @@ class ModelConfig:
         0 means ``hidden[0]``, PSSR2's reconstruction. On the LR grid that layer has
         ``scale^2 * recon_channels`` channels, so with PSSR2's choice it costs more than
         the whole U-Net below it; the fast presets use a few channels instead.
+    upsampler : {"shuffle", "resize"}
+        How the head reaches the HR grid: ``shuffle`` rearranges ``scale^2`` sub-pixel
+        maps (PSSR2's choice); ``resize`` interpolates ``4 * recon_channels`` feature maps
+        bilinearly and convolves them on the HR grid (a resize-convolution: no map
+        belongs to one position of the LR lattice, so no lattice texture is built in).
     """
 
     hidden: tuple[int, ...] = (32, 64, 128, 256)
@@ -78,8 +87,13 @@ class ModelConfig:
     input_norm: bool = False
     input_affine: tuple[float, float] = (1.0, 0.0)
     recon_channels: int = 0
+    upsampler: str = "shuffle"
 
     def __post_init__(self) -> None:
+        if self.upsampler not in UPSAMPLERS:
+            raise InputError(
+                f"Unknown upsampler {self.upsampler!r}.", fix=f"Use one of {UPSAMPLERS}."
+            )
         if self.norm not in NORMS:
             raise InputError(f"Unknown norm {self.norm!r}.", fix=f"Use one of {NORMS}.")
         if self.scale < 1 or self.frames < 1 or self.frames % 2 == 0:
@@ -114,9 +128,18 @@ class ModelConfig:
         return cls(**d)
 
 
+#: How the network's head reaches the HR grid (see :class:`ModelConfig`).
+UPSAMPLERS = ("shuffle", "resize")
+
 #: Named presets. ``pssr2`` is PSSR2's published default ResUNet (about 60 M parameters).
 PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"hidden": (32, 64, 128, 256), "depth": 1, "norm": "none", "recon_channels": 4},
+    "small": {
+        "hidden": (32, 64, 128, 256),
+        "depth": 1,
+        "norm": "none",
+        "recon_channels": 4,
+        "upsampler": "resize",  # no lattice texture (benchmarks/RESULTS.md, grid texture)
+    },
     "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "none", "recon_channels": 8},
     "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "none"},
     "pssr2": {
@@ -169,22 +192,37 @@ class ResBlock(nn.Module):
 
 
 class Reconstruction(nn.Module):
-    """Expand to ``scale^2`` sub-pixel maps, pixel-shuffle, and project to the output.
+    """Reach the HR grid and project to the output (see ``ModelConfig.upsampler``).
 
-    ``channels`` maps per HR pixel (PSSR2 uses ``hidden``) feed the output convolution.
+    ``shuffle``: ``scale^2`` sub-pixel maps, pixel-shuffled, ``channels`` maps per HR pixel
+    (PSSR2 uses ``hidden``) into the output convolution. ``resize``: ``4 * channels`` maps,
+    bilinearly interpolated, into the output convolution.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, hidden: int, scale: int, channels: int = 0
+        self,
+        in_channels: int,
+        out_channels: int,
+        hidden: int,
+        scale: int,
+        channels: int = 0,
+        upsampler: str = "shuffle",
     ):
         super().__init__()
         channels = channels or hidden
-        self.pre = nn.Conv2d(hidden + in_channels, scale**2 * channels, 3, padding=1)
-        self.conv = nn.Conv2d(channels, out_channels, 3, padding=1)
-        self.scale = scale
+        maps = scale**2 * channels if upsampler == "shuffle" else 4 * channels
+        self.pre = nn.Conv2d(hidden + in_channels, maps, 3, padding=1)
+        self.conv = nn.Conv2d(
+            maps // scale**2 if upsampler == "shuffle" else maps, out_channels, 3, padding=1
+        )
+        self.scale, self.upsampler = scale, upsampler
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pixel_shuffle(F.relu(self.pre(x)), self.scale))
+        features = F.relu(self.pre(x))
+        if self.upsampler == "shuffle":
+            return self.conv(F.pixel_shuffle(features, self.scale))
+        hr = F.interpolate(features, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return self.conv(hr)
 
 
 class ResUNet(nn.Module):
@@ -214,7 +252,9 @@ class ResUNet(nn.Module):
         for i in range(n - 1):
             coarse, fine = c.hidden[n - 1 - i], c.hidden[n - 2 - i]
             self.decoder.append(ResBlock(coarse // 4 + fine, fine, c.depth, c.norm))
-        self.reconstruction = Reconstruction(c.frames, 1, c.hidden[0], c.scale, c.recon_channels)
+        self.reconstruction = Reconstruction(
+            c.frames, 1, c.hidden[0], c.scale, c.recon_channels, c.upsampler
+        )
         if c.residual:  # start exactly at the interpolation baseline
             nn.init.zeros_(self.reconstruction.conv.weight)
             nn.init.zeros_(self.reconstruction.conv.bias)

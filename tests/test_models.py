@@ -2,7 +2,14 @@ import pytest
 import torch
 
 from pssr_nb.errors import InputError
-from pssr_nb.models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
+from pssr_nb.models import (
+    PRESETS,
+    ModelConfig,
+    Reconstruction,
+    ResUNet,
+    config_for,
+    count_parameters,
+)
 from pssr_nb.sampling import upsample
 
 
@@ -67,3 +74,28 @@ def test_config_round_trip_and_validation():
         ModelConfig(frames=2)
     with pytest.raises(InputError):
         ModelConfig(norm="layer")
+
+
+def test_the_upsampler_round_trips_and_old_files_keep_the_pixel_shuffle():
+    config = config_for("small", scale=4)
+    assert config.upsampler == "resize" and config_for("pssr2").upsampler == "shuffle"
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    old = {k: v for k, v in config.to_dict().items() if k != "upsampler"}  # before the field
+    assert ModelConfig.from_dict(old).upsampler == "shuffle"
+    with pytest.raises(InputError, match="upsampler"):
+        ModelConfig(upsampler="deconvolution")
+
+
+@pytest.mark.parametrize("upsampler", ["shuffle", "resize"])
+def test_only_the_pixel_shuffle_head_paints_the_lr_lattice(upsampler):
+    """Features constant on the LR grid: shuffle's scale^2 sub-pixel maps differ, resize's cannot."""
+    torch.manual_seed(0)
+    head = Reconstruction(1, 1, 32, 4, 4, upsampler)
+    for p in head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    features = torch.rand(1, 33, 1, 1).expand(1, 33, 24, 24)
+    with torch.no_grad():
+        y = head(features)[0, 0, 16:80, 16:80]  # away from the zero-padded edges
+    phases = y.reshape(16, 4, 16, 4).mean(dim=(0, 2))  # each of the 4 x 4 sub-pixel positions
+    spread = float(phases.max() - phases.min())
+    assert (spread > 1e-2) if upsampler == "shuffle" else (spread < 1e-5)
