@@ -36,10 +36,18 @@
 # %%
 import subprocess
 import sys
+from pathlib import Path
 
 if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython are kept
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"], check=True)
+    # an uploaded pssr_nb wheel (session files, or MyDrive once mounted) wins
+    folders = [Path("/content"), Path("/content/drive/MyDrive")]
+    wheels = sorted(w for f in folders for w in f.glob("pssr_nb-*.whl"))
+    source = str(wheels[-1]) if wheels else "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:
+        raise SystemExit(
+            f"Installing {source} failed. Upload a pssr_nb wheel (.whl) to the session's "
+            "files or to MyDrive and run this cell again (README: Install on Colab)."
+        )
 
 # %%
 from IPython.display import Image, display

@@ -10,6 +10,8 @@ import jupytext
 import nbformat
 import pytest
 
+from pssr_nb.colab import INSTALL_CELL, SOURCE
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PAIRS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
@@ -28,6 +30,20 @@ def test_notebook_and_py_file_are_in_sync(ipynb):
     assert expected.strip() == py.read_text().strip(), (
         f"{ipynb.name} and {py.name} differ: run jupytext --to py:percent notebooks/{ipynb.name}"
     )
+
+
+@pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.name)
+def test_every_install_cell_is_the_one_install_cell(ipynb):
+    """Where Colab installs pssr_nb from is said once, in ``pssr_nb.colab``."""
+    nb = nbformat.read(ipynb, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code[0] == INSTALL_CELL, "run python scripts/sync_install_cell.py"
+    assert sum(SOURCE in c for c in code) == 1
+
+
+def test_the_readme_says_where_colab_installs_from():
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    assert SOURCE in readme and "pssr_nb-*.whl" in readme
 
 
 @pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.name)
@@ -62,3 +78,20 @@ def test_exercise_versions_drop_exactly_the_solution_cells(tmp_path):
     assert total > 0  # the notebooks do have solutions to strip
     again = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)])
     assert again.returncode == 1  # never replaces without --overwrite
+
+
+def test_the_install_cell_says_what_to_do_when_installing_fails(monkeypatch):
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(
+        subprocess,
+        "run",
+        lambda args, **kw: calls.append(args) or types.SimpleNamespace(returncode=1),
+    )
+    with pytest.raises(SystemExit, match="Upload a pssr_nb wheel"):
+        exec(INSTALL_CELL, {})
+    assert calls[0][-1] == SOURCE or calls[0][-1].endswith(".whl")
