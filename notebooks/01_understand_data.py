@@ -69,8 +69,10 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 # %% [markdown]
 # ## 2. Data
 # `images` are your **high-resolution (HR)** images: a TIFF, PNG or JPEG file, or a folder
-# of them (TIFF keeps 16-bit data and pixel sizes; prefer it). Leave it empty to use the
-# built-in sample: simulated EM sections with their LR scans.
+# of them (TIFF keeps 16-bit data and pixel sizes; prefer it). Zeiss `.czi`, Leica `.lif`,
+# Nikon `.nd2` and OME-Zarr are read too, with their pixel sizes, once the readers are
+# installed (`pip install "pssr_nb[formats]"`). Leave it empty to use the built-in
+# sample: simulated EM sections with their LR scans.
 #
 # If you also acquired fast **low-resolution (LR)** scans of the same fields, put their
 # folder in `lr_images`; files are paired by name (`lr_token`/`hr_token` remove parts that
@@ -198,6 +200,8 @@ print(format_rows(sampling_table(simulate("fluorescence", (64, 64), 4))))
 # - *"This image file does not exist"* — check the path; on Colab, files on Drive are
 #   under `/content/drive/MyDrive/`.
 # - *"Unsupported file type"* — save as TIFF (keeps 16-bit data and the pixel size).
+# - *"Reading .czi files needs the bioio reader …"* — run `%pip install "pssr_nb[formats]"`,
+#   restart the kernel, and run the notebook again.
 # - *"Could not read this image … truncated or corrupt"* — re-export or re-copy that file;
 #   the others are fine.
 # - *Colour images* are converted to grey with a warning; choose a channel in Fiji first if

@@ -243,10 +243,10 @@ def load_sources(
     **kwargs,
 ) -> list[Source]:
     """Open image files (or every image of a folder) as :class:`Source` objects."""
-    from .io import list_images
+    from .io import image_files
 
     if isinstance(paths, (str, Path)):
-        paths = list_images(paths) if Path(paths).is_dir() else [Path(paths)]
+        paths = image_files(paths)
     return [Source(p, frame_axis=frame_axis, **kwargs) for p in paths]
 
 
@@ -750,10 +750,10 @@ def load_pairs(
     **source_kwargs,
 ) -> list[tuple[Source, Source]]:
     """Match LR and HR files by name, open them and check their sizes against ``scale``."""
-    from .io import list_images
+    from .io import image_files
 
-    lr_files = list_images(lr) if isinstance(lr, (str, Path)) and Path(lr).is_dir() else list(lr)
-    hr_files = list_images(hr) if isinstance(hr, (str, Path)) and Path(hr).is_dir() else list(hr)
+    lr_files = image_files(lr) if isinstance(lr, (str, Path)) else list(lr)
+    hr_files = image_files(hr) if isinstance(hr, (str, Path)) else list(hr)
     matched = match_pairs(lr_files, hr_files, lr_token, hr_token)
     pairs = [(Source(a, **source_kwargs), Source(b, **source_kwargs)) for a, b in matched]
     check_pair_shapes(pairs, scale)

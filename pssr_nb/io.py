@@ -2,7 +2,9 @@
 
 TIFF (plain, multi-page, ImageJ and OME), PNG and JPEG are read into an
 :class:`ImageData`: the pixels in their own dtype, an axes string such as
-``"ZYX"`` and the pixel size in nanometres per axis. Colour (RGB) images are
+``"ZYX"`` and the pixel size in nanometres per axis. Vendor files (``.czi``,
+``.lif``, ``.nd2``) and OME-Zarr are read the same way through the bioio readers
+of :mod:`pssr_nb.microscope_files` (an optional extra). Colour (RGB) images are
 reduced to grey. TIFFs are written as ImageJ hyperstacks (or OME-TIFF for
 dtypes ImageJ cannot hold) with axes and pixel size, atomically, and never
 over an existing file unless asked.
@@ -23,10 +25,14 @@ import tifffile
 
 from .errors import InputError
 from .files import atomic_path
+from .microscope_files import READERS, is_microscope_file, read_microscope_file
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OTHER_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Read without extras (tifffile, imageio).
 IMAGE_SUFFIXES = TIFF_SUFFIXES + OTHER_SUFFIXES
+#: Everything :func:`read_image` reads; the vendor formats need ``pssr_nb[formats]``.
+READABLE_SUFFIXES = IMAGE_SUFFIXES + tuple(READERS)
 
 #: Axes the library understands. S is colour samples (RGB), reduced to grey on reading.
 VALID_AXES = "TZCYXS"
@@ -151,23 +157,37 @@ def list_images(folder: str | Path, pattern: str = "*") -> list[Path]:
             path=folder,
             fix="Check the path; in Colab, mount Google Drive first and use /content/drive/MyDrive/...",
         )
-    files = sorted(
-        p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = sorted(p for p in folder.glob(pattern) if _is_image(p))
     if not files:
         raise InputError(
             f"No image files matching {pattern!r} in this folder "
-            f"(looked for {', '.join(IMAGE_SUFFIXES)}).",
+            f"(looked for {', '.join(READABLE_SUFFIXES)}).",
             path=folder,
             fix="Point to the folder that holds your images, or change the pattern.",
         )
     return files
 
 
+def _is_image(path: Path) -> bool:
+    """A file :func:`read_image` reads, or an OME-Zarr folder (an image that is a folder)."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return suffix == ".zarr"
+    return path.is_file() and suffix in READABLE_SUFFIXES
+
+
 def image_files(path: str | Path, pattern: str = "*") -> list[Path]:
-    """A file as a one-item list, or the image files of a folder (see :func:`list_images`)."""
+    """An image as a one-item list, or the images of a folder (see :func:`list_images`).
+
+    A file is one image; so is an OME-Zarr folder (``.zarr``), which is not searched.
+    A missing path with an image ending is returned as it is, so that reading it says
+    the file is missing.
+    """
     path = Path(path)
-    return [path] if path.is_file() else list_images(path, pattern)
+    missing_file = not path.exists() and path.suffix.lower() in READABLE_SUFFIXES
+    if path.is_file() or _is_image(path) or missing_file:
+        return [path]
+    return list_images(path, pattern)
 
 
 def read_image(
@@ -176,13 +196,16 @@ def read_image(
     channel: int | None = None,
     pixel_size: float | dict[str, float] | None = None,
     memmap: bool = False,
+    scene: int | str | None = None,
 ) -> ImageData:
     """Read an image file with its axes and pixel size.
 
     Parameters
     ----------
     path : str or Path
-        A ``.tif``/``.tiff`` (plain, multi-page, ImageJ or OME), ``.png`` or ``.jpg`` file.
+        A ``.tif``/``.tiff`` (plain, multi-page, ImageJ or OME), ``.png`` or ``.jpg`` file;
+        with the extra ``pssr_nb[formats]`` also a Zeiss ``.czi``, Leica ``.lif``, Nikon
+        ``.nd2`` file or an OME-Zarr folder (``.zarr``).
     axes : str, optional
         Axes of the data as stored in the file, e.g. ``"TZYX"`` or ``"YXS"``; overrides the
         metadata. By default they come from the file's metadata, else from the shape
@@ -195,6 +218,9 @@ def read_image(
     memmap : bool
         Map uncompressed TIFFs into memory instead of reading them (pixels are then
         read from disk only when used); other files are read as usual.
+    scene : int or str, optional
+        For vendor files holding several images: which one (index or name, see
+        :func:`pssr_nb.microscope_files.scenes`). By default the first.
 
     Returns
     -------
@@ -206,6 +232,9 @@ def read_image(
         If the file is missing, unreadable, truncated or its axes do not fit.
     """
     path = Path(path)
+    if is_microscope_file(path):
+        data, file_axes, file_px = read_microscope_file(path, scene)
+        return _finish(path, data, file_axes, file_px, axes, channel, pixel_size)
     if not path.is_file():
         raise InputError(
             "This image file does not exist.", path=path, fix="Check the path and name."
@@ -215,7 +244,8 @@ def read_image(
         raise InputError(
             f"Unsupported file type {suffix!r}.",
             path=path,
-            fix=f"Save the image as one of {', '.join(IMAGE_SUFFIXES)} (TIFF keeps 16-bit data).",
+            fix=f"Save the image as one of {', '.join(READABLE_SUFFIXES)} (TIFF keeps 16-bit "
+            "data; the vendor formats need pssr_nb[formats]).",
         )
     try:
         if suffix in TIFF_SUFFIXES:
@@ -230,7 +260,19 @@ def read_image(
             path=path,
             fix="Re-export or re-copy the file; other files in the folder are unaffected.",
         ) from exc
+    return _finish(path, data, file_axes, file_px, axes, channel, pixel_size)
 
+
+def _finish(
+    path: Path,
+    data: np.ndarray,
+    file_axes: str,
+    file_px: dict[str, float],
+    axes: str | None,
+    channel: int | None,
+    pixel_size: float | dict[str, float] | None,
+) -> ImageData:
+    """The user's overrides of axes, channel and pixel size applied to what a file holds."""
     if axes is not None:
         file_axes = check_axes(axes, data.ndim, path)
     data, file_axes = _select_channel(data, file_axes, channel, path)
@@ -259,7 +301,7 @@ def _plausible_pixel_size(pixel_size: dict[str, float], path: Path) -> dict[str,
         warnings.warn(
             f"{path}: the pixel size in its metadata ({bad}) is not a positive size; it is "
             "treated as unknown. Pass pixel_size= (nm) to state it.",
-            stacklevel=3,
+            stacklevel=4,
         )
     return good
 
@@ -423,7 +465,7 @@ def _colour_to_grey(data: np.ndarray, ax: int, path: Path | None) -> np.ndarray:
     warnings.warn(
         f"{path or 'image'}: colour (RGB) image converted to grey by luminance; "
         "pass channel=0/1/2 to keep one channel instead.",
-        stacklevel=3,
+        stacklevel=4,
     )
     weights = np.array([0.2125, 0.7154, 0.0721]).reshape(
         [-1 if i == ax else 1 for i in range(data.ndim)]
