@@ -40,16 +40,17 @@ from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
 from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
 from .model_file import TrainedModel
+from .pair_target import make_target
 from .params import Checked, param, to_dict
-from .phantoms import PhantomSet, simulate
+from .phantoms import MICROSCOPES, PhantomSet, simulate
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
+from .resolution import compare, standard_outputs
 from .trust import flat_noise_check, uncertainty_calibration
-from .two_point import two_point_test
 
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
 #: Smaller settings for quick mode (CI, a first look).
-QUICK = {"size": 128, "n_images": 1}
+QUICK = {"size": 128, "n_images": 1, "resolution_pairs": 6, "resolution_draws": 2}
 #: A shift against the reference above this many pixels (and beyond twice its
 #: measurement error) is a geometry error.
 SHIFT_LIMIT_PX = 0.1
@@ -81,6 +82,11 @@ class BenchmarkParams(Checked):
         choices=NORMALIZATIONS,
     )
     tile: int = param(128, "Tile size in HR pixels for per-tile scores.", minimum=16)
+    resolution_pairs: int = param(
+        50, "Pairs per separation in the two-point resolution test (phantoms; 0: skip it).",
+        minimum=0,
+    )  # fmt: skip
+    resolution_draws: int = param(3, "Noise draws of the resolution target.", minimum=1)
     max_planes: int = param(4, "Planes scored per stack (evenly spaced).", minimum=1)
     tta: bool = param(True, "Test-time augmentation: an uncertainty map, checked against error.")
     lr_token: str = param("", "Part of LR file names to ignore when pairing, e.g. lowsnr.")
@@ -100,6 +106,7 @@ class Case:
     data_range: float = 1.0
     uncertainty: np.ndarray | None = None
     phantom: PhantomSet | None = None
+    gaussian_sigma: float | None = None  # the denoising baseline's width, tuned elsewhere
 
 
 def _model_specimen(model: TrainedModel, specimen: str) -> str:
@@ -286,6 +293,7 @@ def add_baselines(
             for i in range(len(cases))
         ]
     for case, sigma in zip(cases, sigmas, strict=True):
+        case.gaussian_sigma = sigma
         model_out = {"model": case.outputs.pop("model")}
         case.outputs = {**model_out, **baselines(case.lr, c.scale, c.offset, sigma), **case.outputs}
     return warnings
@@ -429,36 +437,43 @@ def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict
     return {"against_reference": against, "repeats": repeats}
 
 
-def resolution_target(model: TrainedModel, params: BenchmarkParams) -> dict[str, Any] | None:
-    """The two-point and line-pair test on a simulated target, for every method and the HR scan."""
-    if model.config.frames != 1:
+def resolution_target(
+    model: TrainedModel, params: BenchmarkParams, gaussian_sigma: float | None = None
+) -> dict[str, Any] | None:
+    """The two-point test (:mod:`pssr_nb.resolution`) for the model, its baselines and the HR scan.
+
+    The target matches the model's specimen and microscope; the model predicts each noise
+    draw of its LR scan as users predict (no TTA).
+    """
+    if model.config.frames != 1 or params.resolution_pairs == 0:
         return None
     c = model.config
-    specimen = _model_specimen(model, params.specimen)
-    size = max(params.size // c.scale, 8) * c.scale
-    ps = simulate("target", (size, size), c.scale, 1, "T", params.seed, _microscope(specimen))
-    lr = ps.normalization("lr").apply(ps.lr)
-    pred, _ = _predict(model, ImageData(lr, "YX", {}), dataclasses.replace(params, tta=False))
-    images = {
-        "truth": ps.truth,
-        "HR scan": ps.normalization("hr").apply(ps.hr),
-        "model": pred,
-        **baselines(lr, c.scale, c.offset),
-    }
-    results = {m: two_point_test(img, ps.features) for m, img in images.items()}
-    rows = [
-        {"method": m, **{f"{k}_nm": v for k, v in r["resolution_nm"].items()}}
-        for m, r in results.items()
-    ]
-    return {
-        "rows": rows,
-        "results": results,
-        "images": images,
-        "features": ps.features,
-        "pixel_size": ps.pixel_size,
-        "lr_pixel_size": ps.lr_pixel_size,
-        "psf_fwhm_nm": ps.microscope.psf_fwhm,
-    }
+    microscope = MICROSCOPES[_microscope(_model_specimen(model, params.specimen))]
+    target = make_target(
+        microscope,
+        c.scale,
+        pairs_per_separation=params.resolution_pairs,
+        controls=4 * params.resolution_pairs,
+        seed=params.seed,
+        multiple=c.multiple,
+    )
+    settings = dataclasses.replace(params, tta=False)
+
+    def predict(lr: np.ndarray) -> np.ndarray:
+        return _predict(model, ImageData(lr, "YX", {}), settings)[0]
+
+    outputs = standard_outputs(
+        target, params.resolution_draws, predict, gaussian_sigma, offset=c.offset
+    )
+    result = compare(target, outputs)
+    result.update(
+        kind=target.kind,
+        psf_fwhm_nm=microscope.psf_fwhm,
+        pixel_size=target.pixel_size,
+        lr_pixel_size=target.pixel_size * c.scale,
+        example={m: images[0] for m, images in outputs.items()},
+    )
+    return result
 
 
 @dataclasses.dataclass
@@ -497,10 +512,7 @@ class BenchmarkResult:
             "frc": {k: {m: curve(c) for m, c in v.items()} for k, v in self.frc.items()},
             "two_point": None
             if self.two_point is None
-            else {
-                "rows": self.two_point["rows"],
-                "pairs": {m: r["pairs"] for m, r in self.two_point["results"].items()},
-            },  # fmt: skip
+            else {k: v for k, v in self.two_point.items() if k != "example"},
             "detection": None
             if self.detection is None
             else {k: v for k, v in self.detection.items() if k != "images"},
@@ -588,7 +600,9 @@ def evaluate(
         cases=cases,
         maps=maps(first),
         frc=frc_curves(first, model, params),
-        two_point=resolution_target(model, params) if params.data == "phantoms" else None,
+        two_point=resolution_target(model, params, first.gaussian_sigma)
+        if params.data == "phantoms"
+        else None,
         detection=detection,
         flat_noise=flat_noise_check(model, params=PredictParams(device=params.device)),
         uncertainty=uncertainty,

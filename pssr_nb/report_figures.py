@@ -64,39 +64,45 @@ def frc_figure(curves: Mapping[str, Mapping[str, FRCCurve]]):
     return fig
 
 
-def two_point_figure(two_point: Mapping[str, Any], methods=("bicubic", "model", "HR scan")):
-    """The target as each method shows it, and the dip of every line pair against separation."""
+def resolution_figure(
+    test: Mapping[str, Any], methods=("truth", "bicubic", "model", "HR scan"), cells: int = 4
+):
+    """A corner of the pair target as each method shows it, and P(resolved) against separation.
+
+    The curves carry 95 % intervals (shaded); dotted lines are how often a single object
+    is called two at each separation; the markers are each method's 50 % separation.
+    """
     import matplotlib.pyplot as plt
 
-    shown = [m for m in methods if m in two_point["images"]]
-    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.4 * (len(shown) + 1), 3.6))
+    shown = [m for m in methods if m in test["example"]]
+    fig, axes = plt.subplots(
+        1, len(shown) + 1, figsize=(2.6 * len(shown) + 5.0, 3.4),
+        gridspec_kw={"width_ratios": [1] * len(shown) + [2.2]},
+    )  # fmt: skip
+    side = int(test["cell"] * cells)
     for ax, m in zip(axes, shown, strict=False):
-        image = two_point["images"][m]
-        lo, hi = display_range(image)
-        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        crop = np.asarray(test["example"][m])[:side, :side]
+        lo, hi = display_range(crop)
+        ax.imshow(crop, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(m, fontsize=10)
         ax.set_axis_off()
     ax = axes[-1]
-    for m, result in two_point["results"].items():
-        if m not in COLORS:
-            continue
-        rows = [r for r in result["pairs"] if r["kind"] == "lines"]
-        ax.plot(
-            [r["separation_nm"] for r in rows],
-            [r["dip"] for r in rows],
-            "o-",
-            color=COLORS.get(m),
-            label=m,
-            ms=3,
-        )
-    from .two_point import CRITERIA
-
-    need = CRITERIA[next(iter(two_point["results"].values()))["criterion"]]
-    ax.axhline(need, color="0.5", ls="--", lw=1, label="Rayleigh dip")
-    ax.axvline(two_point["psf_fwhm_nm"], color="0.7", lw=1, label="PSF FWHM")
-    ax.set_xlabel("line separation (nm)")
-    ax.set_ylabel("dip between the lines")
-    ax.legend(fontsize=7)
+    seps = np.asarray(test["separations_nm"])
+    d50 = {r["method"]: r["d50_nm"] for r in test["rows"]}
+    for i, (m, curve) in enumerate(test["curves"].items()):
+        color = COLORS.get(m, f"C{i + 3}")
+        ax.plot(seps, curve["p_resolved"], "-", color=color, label=m, lw=1.5)
+        ax.fill_between(seps, curve["p_low"], curve["p_high"], color=color, alpha=0.15, lw=0)
+        ax.plot(seps, curve["false_resolved"], ":", color=color, lw=1)
+        if d50.get(m) is not None:
+            ax.plot([d50[m]], [0.5], "o", color=color, ms=5)
+    ax.axvline(test["psf_fwhm_nm"], color="0.6", lw=1, ls="--", label="PSF FWHM")
+    ax.axvline(test["lr_pixel_size"], color="0.8", lw=1, ls="--", label="LR pixel")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"separation of the {test['kind'][:-1]} pair (nm)")
+    ax.set_ylabel("P(resolved)   (dotted: single object called two)")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
