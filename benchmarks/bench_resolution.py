@@ -11,8 +11,8 @@ method's output of every draw is judged by :func:`pssr_nb.resolution.compare`,
 beside an over-sharpened bicubic (unsharp mask, then a gamma of 2) that the test
 must not call finer.
 The model predicts each LR scan as users do (``predict_image`` on the grey
-values, no TTA). The Gaussian of the denoising baseline is tuned on phantom
-training pairs of the specimen, never on the target. Prints one table row per
+values, no TTA). The restoration baselines (Gaussian, Wiener, non-local means) are
+tuned on phantom training pairs of the specimen, never on the target. Prints one table row per
 method and seed and writes everything to ``--out`` (JSON).
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from skimage.filters import unsharp_mask
 
-from pssr_nb.baselines import tune_gaussian
+from pssr_nb.baselines import tune
 from pssr_nb.model_file import load_sample_model
 from pssr_nb.pair_target import make_target
 from pssr_nb.phantoms import MICROSCOPES, simulate
@@ -63,7 +63,7 @@ def main() -> None:
     microscope = MICROSCOPES["sem" if args.specimen == "em" else "confocal"]
     scale = model.config.scale
     training = [simulate(args.specimen, (256, 256), scale, seed=100 + s) for s in range(4)]
-    sigma = tune_gaussian([(p.lr, p.truth) for p in training], scale, 0.0)
+    tuned = tune([(p.lr, p.truth) for p in training], scale, 0.0)
     params = PredictParams(tta=False)
     results = []
     for seed in args.seeds:
@@ -73,7 +73,7 @@ def main() -> None:
             target,
             args.draws,
             predict=lambda lr: predict_image(model, lr, params).data,
-            gaussian_sigma=sigma,
+            tuned=tuned,
         )
         # a check must be able to fail: an over-sharpened bicubic must not look finer
         outputs["bicubic, unsharp mask + gamma 2"] = [_oversharpen(im) for im in outputs["bicubic"]]
@@ -89,7 +89,7 @@ def main() -> None:
                 f"{'-' if false is None else f'{false:.2f}'} |"
             )
     Path(args.out).write_text(
-        json.dumps({"specimen": args.specimen, "gaussian_sigma": sigma, "runs": results}, indent=1)
+        json.dumps({"specimen": args.specimen, "tuned": vars(tuned), "runs": results}, indent=1)
     )
 
 

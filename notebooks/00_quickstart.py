@@ -20,7 +20,7 @@
 # **Goal.** Walk the whole PSSR path once, on simulated sample data whose ground truth is
 # known exactly: make training pairs with a *crappifier*, train a network, super-resolve
 # scans it has never seen, and measure whether it beats the best simple alternative
-# (interpolation, then a tuned Gaussian smoothing).
+# (interpolation, then a tuned smoothing, deconvolution or non-local-means denoising).
 #
 # **Time.** About 4 minutes on a laptop CPU with the default 3-minute training budget;
 # on a Colab GPU the same budget trains several times more steps.
@@ -91,8 +91,9 @@ project.record("quickstart", report=project.folder / "quickstart" / "report.json
 # scan. Bottom row: the aligned bicubic interpolation, the model's prediction and the
 # noiseless truth. PSNR and SSIM are measured against the truth, after fitting each output's
 # gain and offset to it (CARE normalisation: brightness is not an error). The last line is
-# the headline: the model's gain over the **best** simple baseline — often bicubic followed
-# by a Gaussian tuned on the training fields — with its spread over the held-out images.
+# the headline: the model's gain over the **best** simple baseline — bicubic followed by a
+# Gaussian, a Wiener deconvolution or non-local means, each tuned on the training fields —
+# with its spread over the held-out images.
 
 # %%
 display(Image(filename=str(project.folder / "quickstart" / "overview.png")))

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .baselines import baselines, tune_gaussian
+from .baselines import Tuned, baselines, tune
 from .detection import object_detection
 from .errors import InputError
 from .files import output_folder
@@ -106,7 +106,7 @@ class Case:
     data_range: float = 1.0
     uncertainty: np.ndarray | None = None
     phantom: PhantomSet | None = None
-    gaussian_sigma: float | None = None  # the denoising baseline's width, tuned elsewhere
+    tuned: Tuned | None = None  # the restoration baselines' parameters, tuned elsewhere
 
 
 def _model_specimen(model: TrainedModel, specimen: str) -> str:
@@ -271,31 +271,29 @@ def add_baselines(
     c = model.config
     warnings = []
     if tuning:
-        sigmas = [tune_gaussian(list(tuning), c.scale, c.offset)] * len(cases)
+        settings = [tune(list(tuning), c.scale, c.offset)] * len(cases)
     elif params.data == "phantoms":
         ps = cases[0].phantom
         tuning = simulate(
             ps.specimen, ps.truth.shape[-2:], c.scale, 1, "T", params.seed + 500, ps.microscope
         )
-        sigmas = [tune_gaussian([(tuning.normalization("lr").apply(tuning.lr), tuning.truth)],
-                                c.scale, c.offset)] * len(cases)  # fmt: skip
+        pair = (tuning.normalization("lr").apply(tuning.lr), tuning.truth)
+        settings = [tune([pair], c.scale, c.offset)] * len(cases)
     elif len(cases) == 1:
-        sigmas = [tune_gaussian([(cases[0].lr, cases[0].reference)], c.scale, c.offset)]
+        settings = [tune([(cases[0].lr, cases[0].reference)], c.scale, c.offset)]
         warnings.append(
-            "Only one plane: the Gaussian baseline was tuned on the image it is scored on, "
-            "which flatters it. Give two or more pairs for a fair baseline."
+            "Only one plane: the restoration baselines were tuned on the image they are scored "
+            "on, which flatters them. Give two or more pairs for a fair baseline."
         )
     else:
-        sigmas = [
-            tune_gaussian(
-                [(o.lr, o.reference) for j, o in enumerate(cases) if j != i], c.scale, c.offset
-            )
+        settings = [
+            tune([(o.lr, o.reference) for j, o in enumerate(cases) if j != i], c.scale, c.offset)
             for i in range(len(cases))
         ]
-    for case, sigma in zip(cases, sigmas, strict=True):
-        case.gaussian_sigma = sigma
+    for case, tuned in zip(cases, settings, strict=True):
+        case.tuned = tuned
         model_out = {"model": case.outputs.pop("model")}
-        case.outputs = {**model_out, **baselines(case.lr, c.scale, c.offset, sigma), **case.outputs}
+        case.outputs = {**model_out, **baselines(case.lr, c.scale, c.offset, tuned), **case.outputs}
     return warnings
 
 
@@ -438,7 +436,7 @@ def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict
 
 
 def resolution_target(
-    model: TrainedModel, params: BenchmarkParams, gaussian_sigma: float | None = None
+    model: TrainedModel, params: BenchmarkParams, tuned: Tuned | None = None
 ) -> dict[str, Any] | None:
     """The two-point test (:mod:`pssr_nb.resolution`) for the model, its baselines and the HR scan.
 
@@ -462,9 +460,7 @@ def resolution_target(
     def predict(lr: np.ndarray) -> np.ndarray:
         return _predict(model, ImageData(lr, "YX", {}), settings)[0]
 
-    outputs = standard_outputs(
-        target, params.resolution_draws, predict, gaussian_sigma, offset=c.offset
-    )
+    outputs = standard_outputs(target, params.resolution_draws, predict, tuned, offset=c.offset)
     result = compare(target, outputs)
     result.update(
         kind=target.kind,
@@ -600,7 +596,7 @@ def evaluate(
         cases=cases,
         maps=maps(first),
         frc=frc_curves(first, model, params),
-        two_point=resolution_target(model, params, first.gaussian_sigma)
+        two_point=resolution_target(model, params, first.tuned)
         if params.data == "phantoms"
         else None,
         detection=detection,

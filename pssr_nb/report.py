@@ -171,8 +171,11 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         parts.append(f"<h2 class='warn'>Warnings</h2><ul class='warn'>{items}</ul>")
     parts += [
         "<h2>Scores: the model beside the baselines</h2>",
-        "<p>Baselines place each LR sample where it was acquired. <i>bicubic+gaussian</i> is "
-        "bicubic followed by a Gaussian whose width was tuned on other data than these images. "
+        "<p>Baselines place each LR sample where it was acquired. Three classical restorations "
+        "are tuned on other data than these images: <i>bicubic+gaussian</i> (bicubic, then a "
+        "Gaussian), <i>bicubic+wiener</i> (bicubic, then a Wiener deconvolution with a Gaussian "
+        "PSF) and <i>nl-means+bicubic</i> (the LR samples denoised by non-local means, then "
+        "bicubic). The headline is the gain over the best of all baselines. "
         "<i>psnr_tile_sd</i> is the spread of PSNR over tiles of one image. "
         "<i>geometry_errors</i> counts outputs shifted by more than 0.1 px (beyond twice the "
         "measurement error) against the reference.</p>",

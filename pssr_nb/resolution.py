@@ -39,7 +39,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.optimize import isotonic_regression
 
-from .baselines import interpolate, smooth
+from .baselines import Tuned, baselines
 from .errors import InputError
 from .pair_target import PairTarget
 
@@ -285,13 +285,14 @@ def standard_outputs(
     target: PairTarget,
     draws: int,
     predict: Callable[[np.ndarray], np.ndarray] | None = None,
-    gaussian_sigma: float | None = None,
+    tuned: Tuned | None = None,
     offset: float = 0.0,
 ) -> dict[str, list[np.ndarray]]:
     """Outputs of the reference methods (and a model) for ``draws`` noise draws of the target.
 
     ``truth`` (one noiseless image), ``HR scan``, ``bicubic`` of the LR scan at the
-    acquired positions, ``bicubic + tuned Gaussian`` when ``gaussian_sigma`` is given, and
+    acquired positions, the restoration baselines that ``tuned`` holds
+    (:func:`pssr_nb.baselines.tune`: Gaussian, Wiener deconvolution, non-local means), and
     ``model`` when ``predict`` (LR grey values -> HR-grid image) is given.
     """
     s = target.scale
@@ -299,10 +300,11 @@ def standard_outputs(
     out: dict[str, list[np.ndarray]] = {
         "truth": [target.truth],
         "HR scan": [target.scan("hr", k).astype(np.float32) for k in range(draws)],
-        "bicubic": [interpolate(lr, s, offset, "bicubic") for lr in lrs],
     }
-    if gaussian_sigma is not None:
-        out["bicubic + tuned Gaussian"] = [smooth(lr, s, offset, gaussian_sigma) for lr in lrs]
+    for lr in lrs:
+        for name, image in baselines(lr, s, offset, tuned).items():
+            if name not in ("nearest", "bilinear"):
+                out.setdefault(name, []).append(image)
     if predict is not None:
         out["model"] = [np.asarray(predict(lr), np.float32) for lr in lrs]
     return out

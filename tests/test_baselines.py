@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from pssr_nb.baselines import baselines, interpolate, interpolation_names, tune_gaussian
+from pssr_nb.baselines import (
+    Tuned,
+    baselines,
+    deconvolve,
+    interpolate,
+    interpolation_names,
+    nl_means,
+    tune,
+    tune_gaussian,
+)
 from pssr_nb.registration import estimate_shift, shift_with_error
 
 
@@ -17,7 +26,7 @@ def test_nearest_puts_each_sample_where_it_was_acquired(offset):
 
 def test_scale_one_baseline_is_the_noisy_input():
     lr = np.arange(16, dtype=np.float32).reshape(4, 4)
-    out = baselines(lr, 1, 0.0, sigma=0.0)
+    out = baselines(lr, 1, 0.0, 0.0)
     assert list(out) == ["input", "input+gaussian"]
     np.testing.assert_array_equal(out["input"], lr)
     assert interpolation_names(4) == ("nearest", "bilinear", "bicubic")
@@ -41,3 +50,43 @@ def test_shift_with_error_finds_a_sampling_offset_error():
     assert dy == pytest.approx(-1.5, abs=0.05) and dx == pytest.approx(1.5, abs=0.05)
     assert err < 0.1
     assert np.hypot(*estimate_shift(ref, ref)) < 0.01
+
+
+def _error(a, b):
+    return float(np.mean((a - b) ** 2))
+
+
+def test_every_tuned_restoration_is_named_at_each_scale():
+    lr = np.random.default_rng(3).random((16, 16)).astype(np.float32)
+    tuned = Tuned(gaussian_sigma=1.0, wiener_sigma=1.0, wiener_balance=0.1, nl_means_h=0.8)
+    assert list(baselines(lr, 4, 0.0, tuned)) == [
+        "nearest", "bilinear", "bicubic", "bicubic+gaussian", "bicubic+wiener", "nl-means+bicubic"
+    ]  # fmt: skip
+    assert list(baselines(lr, 1, 0.0, tuned)) == [
+        "input", "input+gaussian", "input+wiener", "nl-means"
+    ]  # fmt: skip
+    assert all(v.shape == (64, 64) for v in baselines(lr, 4, 0.0, tuned).values())
+
+
+def test_the_wiener_baseline_undoes_a_blur_in_place():
+    rng = np.random.default_rng(4)
+    sharp = ndimage.gaussian_filter(rng.random((96, 96)), 1.0)
+    blurred = ndimage.gaussian_filter(sharp, 1.5, mode="reflect")
+    restored = deconvolve(blurred, 1, 0.0, 1.5, 1e-3)
+    assert _error(restored, sharp) < 0.4 * _error(blurred, sharp)
+    assert np.hypot(*shift_with_error(restored, sharp)[:2]) < 0.05
+
+
+def test_the_restorations_are_tuned_to_the_training_noise():
+    rng = np.random.default_rng(5)
+    clean = ndimage.gaussian_filter(rng.random((96, 96)), 2.5)
+    clean = (clean - clean.min()) / np.ptp(clean)
+    quiet = clean + rng.normal(0, 0.002, clean.shape)
+    noisy = clean + rng.normal(0, 0.15, clean.shape)
+    for_quiet = tune([(quiet, clean)], 1, 0.0, which=("wiener", "nl-means"))
+    for_noisy = tune([(noisy, clean)], 1, 0.0, which=("wiener", "nl-means"))
+    assert for_quiet.gaussian_sigma is None
+    assert for_noisy.wiener_balance > for_quiet.wiener_balance
+    assert for_noisy.nl_means_h > for_quiet.nl_means_h
+    denoised = nl_means(noisy, 1, 0.0, for_noisy.nl_means_h)
+    assert _error(denoised, clean) < 0.3 * _error(noisy, clean)
