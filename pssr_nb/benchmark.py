@@ -35,7 +35,7 @@ from .baselines import Tuned, baselines, tune
 from .detection import object_detection
 from .errors import InputError
 from .files import output_folder
-from .frc import frc
+from .frc import average, frc, shifted_repeats
 from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
 from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
@@ -415,23 +415,42 @@ def uncertainty_and_error(case: Case) -> tuple[np.ndarray, np.ndarray]:
     return abs(a) * case.uncertainty, error
 
 
+#: Repeat pairs whose FRC is averaged (each a fresh pair of scans).
+FRC_DRAWS = 3
+
+
 def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict[str, Any]:
-    """FRC of each output against the reference and, on phantoms, between independent repeats."""
-    keep = [m for m in ("bicubic", "model", "HR scan") if m in case.outputs]
-    against = {m: frc(case.outputs[m], case.reference, case.pixel_size) for m in keep}
+    """FRC of every method: its spectral agreement with the reference and, on phantoms, repeats.
+
+    The repeats are :data:`FRC_DRAWS` pairs of fresh LR (and HR) scans, the second of each
+    on a grid offset by 4.5 LR pixels (another sampling phase, and far enough that texture
+    fixed to the output grid no longer lines up, even at low frequencies), each processed
+    alike by every method (the model without TTA for both), compared on their common field
+    and averaged with the spread of the pairs (:func:`pssr_nb.frc.shifted_repeats`,
+    :func:`pssr_nb.frc.average`).
+    """
+    against = {m: frc(out, case.reference, case.pixel_size) for m, out in case.outputs.items()}
     repeats = {}
     ps = case.phantom
     if ps is not None and model.config.frames == 1:
         c = model.config
-        lr2 = ps.normalization("lr").apply(ps.reacquire("lr", seed=1))
-        pred2, _ = _predict(model, ImageData(lr2, "YX", {}), dataclasses.replace(params, tta=False))
-        hr2 = ps.normalization("hr").apply(ps.reacquire("hr", seed=1))
-        bic2 = baselines(lr2, c.scale, c.offset)["bicubic"]
-        repeats = {
-            "bicubic": frc(case.outputs["bicubic"], bic2, case.pixel_size),
-            "model": frc(case.outputs["model"], pred2, case.pixel_size),
-            "HR scan": frc(case.outputs["HR scan"], hr2, case.pixel_size),
-        }
+        shift = 4 * c.scale + c.scale // 2
+        settings = dataclasses.replace(params, tta=False)
+        lr_units, hr_units = ps.normalization("lr"), ps.normalization("hr")
+
+        def outputs(draw: int, offset: int) -> dict[str, np.ndarray]:
+            lr = lr_units.apply(ps.reacquire("lr", seed=10 + 2 * draw + bool(offset), shift=offset))
+            hr = hr_units.apply(ps.reacquire("hr", seed=10 + 2 * draw + bool(offset), shift=offset))
+            pred, _ = _predict(model, ImageData(lr, "YX", {}), settings)
+            return {"model": pred, **baselines(lr, c.scale, c.offset, case.tuned), "HR scan": hr}
+
+        pairs = {}
+        for draw in range(FRC_DRAWS):
+            first, second = outputs(draw, 0), outputs(draw, shift)
+            for m in first:
+                curve = shifted_repeats(first[m], second[m], shift, case.pixel_size)
+                pairs.setdefault(m, []).append(curve)
+        repeats = {m: average(curves) for m, curves in pairs.items()}
     return {"against_reference": against, "repeats": repeats}
 
 

@@ -244,13 +244,18 @@ class PhantomSet:
         dwell = self.microscope.hr_dwell_us if which == "hr" else self.microscope.lr_dwell_us
         return physical_normalization(self.microscope, dwell)
 
-    def reacquire(self, which: str = "hr", seed: int = 1) -> np.ndarray:
-        """An independent repeat scan of the same field (new noise), e.g. for Fourier ring correlation."""
+    def reacquire(self, which: str = "hr", seed: int = 1, shift: int = 0) -> np.ndarray:
+        """An independent repeat scan of the same field (new noise), e.g. for Fourier ring correlation.
+
+        ``shift`` moves the scan grid by that many HR pixels in y and x (the first sample
+        lands on HR pixel ``shift``): a repeat that does not share the sampling grid.
+        """
         m = self.microscope
-        rng = np.random.default_rng([self.seed, 1000 + seed])
+        rng = np.random.default_rng([self.seed, 1000 + seed] + ([shift] if shift else []))
+        truth = self.truth[..., shift:, shift:]
         if which == "hr":
-            return acquire(self.truth, m, 1, m.hr_dwell_us, rng)
-        return acquire(self.truth, m, self.scale, m.lr_dwell_us, rng)
+            return acquire(truth, m, 1, m.hr_dwell_us, rng)
+        return acquire(truth, m, self.scale, m.lr_dwell_us, rng)
 
     def equivalent_crappifier(self) -> Crappifier:
         """The crappifier that turns ``truth`` into the LR scan, in normalised units.

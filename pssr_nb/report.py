@@ -188,8 +188,14 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         _img(pngs["maps"], "maps"),
         "<h2>Resolution, measured</h2>",
         "<h3>Fourier ring correlation</h3>",
-        "<p>The resolution is the period where the FRC falls below 1/7 (or the half-bit "
-        "curve). Against a noiseless truth it tells up to which detail an output is right.</p>",
+        "<p><b>Repeats</b> (phantoms): three pairs of fresh scans of the same field, the "
+        "second of each on a grid offset by 4.5 LR pixels (so texture a method fixes to its "
+        "output grid does not agree with itself), both processed alike by each method; "
+        "the resolution is the period where the mean curve, smoothed over three rings, falls "
+        "below 1/7 (or the half-bit curve), with its SD over the pairs. <b>Against the "
+        "reference</b> the curve is only a spectral agreement, not a resolution: a linear "
+        "filter cancels out of a per-ring correlation (a blurred truth agrees perfectly), and "
+        "the thresholds are meant for two acquisitions of equal SNR.</p>",
         html_table(_frc_rows(result.frc)),
         _img(pngs["frc"], "FRC"),
     ]

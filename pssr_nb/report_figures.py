@@ -41,8 +41,8 @@ def frc_figure(curves: Mapping[str, Mapping[str, FRCCurve]]):
 
     panels = {k: v for k, v in curves.items() if v}
     titles = {
-        "against_reference": "each output vs the reference",
-        "repeats": "two independent acquisitions",
+        "against_reference": "spectral agreement with the reference (not a resolution)",
+        "repeats": "repeat scans on shifted grids (mean of 3 pairs)",
     }
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for ax, (panel, by_method) in zip(axes[0], panels.items(), strict=True):
@@ -50,7 +50,7 @@ def frc_figure(curves: Mapping[str, Mapping[str, FRCCurve]]):
             x = c.frequency / c.pixel_size if c.pixel_size else c.frequency
             res = c.resolution("1/7")
             label = f"{method}: {res:.0f} {'nm' if c.pixel_size else 'px'}" if res else method
-            ax.plot(x[1:], c.correlation[1:], color=COLORS.get(method), label=label)
+            ax.plot(x[1:], c.smoothed()[1:], color=COLORS.get(method), label=label, lw=1)
         ax.axhline(1 / 7, color="0.5", ls="--", lw=1, label="1/7 threshold")
         c = next(iter(by_method.values()))
         x = c.frequency / c.pixel_size if c.pixel_size else c.frequency
@@ -101,7 +101,7 @@ def resolution_figure(
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"separation of the {test['kind'][:-1]} pair (nm)")
-    ax.set_ylabel("P(resolved)   (dotted: single object called two)")
+    ax.set_ylabel("P(resolved); dotted: one object called two", fontsize=8)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
