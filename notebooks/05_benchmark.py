@@ -203,9 +203,13 @@ if result.detection:
 # ### Uncertainty
 # With `tta`, the spread of the 8 flipped and rotated predictions. A useful uncertainty is
 # high where the error is high (Spearman rho near 1); near 0 it cannot tell you where to doubt.
+# It must also beat predictors that need no model: the prediction's brightness, darkness and
+# gradient. The table and the verdict say whether it does.
 
 # %%
 if result.uncertainty is not None:
+    print(format_rows(result.uncertainty["against_trivial"]["rows"]))
+    print(result.uncertainty["against_trivial"]["verdict"])
     figures.uncertainty_figure(result.uncertainty, *benchmark.uncertainty_and_error(first))
     plt.show()
 

@@ -46,7 +46,7 @@ from .phantoms import MICROSCOPES, PhantomSet, simulate
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
 from .resolution import compare, standard_outputs
-from .trust import flat_noise_check, uncertainty_calibration
+from .trust import flat_noise_check, uncertainty_against_trivial, uncertainty_calibration
 
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
 #: Smaller settings for quick mode (CI, a first look).
@@ -592,6 +592,13 @@ def evaluate(
     uncertainty = None
     if first.uncertainty is not None:
         uncertainty = uncertainty_calibration(*uncertainty_and_error(first))
+        uncertainty["against_trivial"] = uncertainty_against_trivial(
+            [
+                (*uncertainty_and_error(c), c.outputs["model"])
+                for c in cases
+                if c.uncertainty is not None
+            ]
+        )
     data = {
         "kind": params.data,
         "images": [c.name for c in cases],

@@ -223,7 +223,11 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         parts += [
             "<h2>Uncertainty</h2>",
             "<p>The spread of the 8 flipped/rotated predictions, and how well it ranks the "
-            "actual error (Spearman rho: 1 perfect, 0 useless).</p>",
+            "actual error (Spearman rho: 1 perfect, 0 useless), beside predictors that need no "
+            "model (the prediction's intensity, darkness and gradient), mean over images with a "
+            "95 % interval. "
+            f"<b>{html.escape(result.uncertainty['against_trivial']['verdict'])}</b></p>",
+            html_table(result.uncertainty["against_trivial"]["rows"]),
             _img(pngs["uncertainty"], "uncertainty"),
         ]
     parts += [

@@ -223,3 +223,64 @@ def uncertainty_calibration(
         if np.any(which == b)
     ]
     return {"spearman": float(rho), "bins": rows}
+
+
+def trivial_predictors(prediction: np.ndarray) -> dict[str, np.ndarray]:
+    """Error predictors that need no model: the prediction's intensity and its gradient.
+
+    An uncertainty map earns its place only if it ranks the error better than these.
+    """
+    p = np.asarray(prediction, np.float64)
+    return {"intensity": p, "darkness": -p, "|gradient|": np.hypot(*np.gradient(p))}
+
+
+def uncertainty_against_trivial(
+    cases: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> dict[str, Any]:
+    """Spearman of TTA spread and of trivial predictors with the error, over images.
+
+    Parameters
+    ----------
+    cases : list of (uncertainty, error, prediction)
+        One per image, all on the same (CARE) scale.
+
+    Returns
+    -------
+    dict
+        ``rows``: per predictor the mean Spearman rho over images with a 95 % t-interval
+        (none for one image); ``informative``: whether the TTA spread's interval lies above
+        zero and above every trivial predictor's mean; ``verdict``: that in words.
+    """
+    per: dict[str, list[float]] = {}
+    for unc, err, pred in cases:
+        for name, field in {"TTA spread": unc, **trivial_predictors(pred)}.items():
+            per.setdefault(name, []).append(uncertainty_calibration(field, err)["spearman"])
+    rows = []
+    for name, values in per.items():
+        v = np.asarray(values)
+        half = (
+            float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+            if len(v) > 1
+            else None
+        )
+        rows.append(
+            {
+                "predictor": name,
+                "images": len(v),
+                "spearman_mean": float(v.mean()),
+                "ci_low": None if half is None else float(v.mean() - half),
+                "ci_high": None if half is None else float(v.mean() + half),
+            }
+        )
+    tta = rows[0]
+    best_trivial = max(rows[1:], key=lambda r: r["spearman_mean"])
+    low = tta["ci_low"] if tta["ci_low"] is not None else tta["spearman_mean"]
+    informative = low > 0 and low > best_trivial["spearman_mean"]
+    verdict = (
+        "The TTA spread ranks the error better than any trivial predictor."
+        if informative
+        else f"The TTA spread is not informative here: {best_trivial['predictor']} alone ranks "
+        f"the error as well or better (rho {best_trivial['spearman_mean']:.2f} vs "
+        f"{tta['spearman_mean']:.2f})."
+    )
+    return {"rows": rows, "informative": bool(informative), "verdict": verdict}

@@ -71,6 +71,8 @@ def test_hallucination_and_uncertainty_checks_are_reported(phantom_result):
     detection = {r["method"]: r for r in phantom_result.detection["rows"]}
     assert {"truth", "model", "bicubic", "HR scan"} <= set(detection)
     assert -1 <= phantom_result.uncertainty["spearman"] <= 1
+    vs_trivial = phantom_result.uncertainty["against_trivial"]
+    assert vs_trivial["rows"][0]["images"] == 2 and isinstance(vs_trivial["informative"], bool)
     assert set(phantom_result.maps) == {
         "model |error|",
         "model SSIM",

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from pssr_nb.model_file import load_sample_model
-from pssr_nb.trust import flat_noise_check, structure_sd, uncertainty_calibration
+from pssr_nb.trust import (
+    flat_noise_check,
+    structure_sd,
+    uncertainty_against_trivial,
+    uncertainty_calibration,
+)
 
 
 def test_structure_sd_ignores_pixel_noise_but_not_blobs():
@@ -50,3 +55,22 @@ def test_prediction_sees_the_units_training_saw():
     # the check can fail: the scan's plain percentiles (noise widens them) cost far more
     plain = units_check(model, lr, ps.truth, normalization=percentile_normalization(lr), **once)
     assert plain["psnr"] < seen - 0.4, (plain["psnr"], seen)
+
+
+def test_an_uncertainty_must_beat_the_trivial_predictors_to_count():
+    rng = np.random.default_rng(9)
+    cases_good, cases_trivial = [], []
+    for _ in range(4):
+        pred = rng.random((64, 64))
+        spread = rng.uniform(0.01, 1, (64, 64))
+        cases_good.append((spread, np.abs(rng.normal(0, spread)), pred))
+        # the error follows the brightness, and the spread merely copies it with noise
+        error = np.abs(rng.normal(0, pred))
+        cases_trivial.append((pred + rng.normal(0, 0.3, pred.shape), error, pred))
+    good = uncertainty_against_trivial(cases_good)
+    assert good["informative"] and good["rows"][0]["ci_low"] > 0
+    trivial = uncertainty_against_trivial(cases_trivial)
+    assert not trivial["informative"] and "intensity alone" in trivial["verdict"]
+    assert [r["predictor"] for r in trivial["rows"]] == [
+        "TTA spread", "intensity", "darkness", "|gradient|"
+    ]  # fmt: skip
