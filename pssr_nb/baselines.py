@@ -206,15 +206,24 @@ def restoration_names(scale: int) -> dict[str, str]:
 
 
 def baselines(
-    lr: np.ndarray, scale: int, offset: float, tuned: Tuned | float | None = None
+    lr: np.ndarray,
+    scale: int,
+    offset: float,
+    tuned: Tuned | float | None = None,
+    interpolations: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every baseline of one LR plane: the interpolations and the tuned restorations.
 
-    ``tuned`` is a :class:`Tuned` from :func:`tune`, or a Gaussian width alone.
+    ``tuned`` is a :class:`Tuned` from :func:`tune`, or a Gaussian width alone;
+    ``interpolations`` keeps only some of :func:`interpolation_names` (default: all).
+    At scale 1 the only interpolation is the input, whatever is asked.
     """
     if tuned is not None and not isinstance(tuned, Tuned):
         tuned = Tuned(gaussian_sigma=float(tuned))
-    out = {m: interpolate(lr, scale, offset, m) for m in interpolation_names(scale)}
+    kept = interpolation_names(scale)
+    if interpolations is not None and scale > 1:
+        kept = tuple(m for m in kept if m in interpolations)
+    out = {m: interpolate(lr, scale, offset, m) for m in kept}
     if tuned is None:
         return out
     names = restoration_names(scale)

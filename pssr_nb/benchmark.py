@@ -46,6 +46,7 @@ from .phantoms import MICROSCOPES, PhantomSet, simulate
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
 from .resolution import compare, standard_outputs
+from .structure import Lines, judge, structure_check
 from .trust import flat_noise_check, uncertainty_against_trivial, uncertainty_calibration
 
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
@@ -491,6 +492,62 @@ def resolution_target(
     return result
 
 
+#: Outputs left out of the invented-structure checks (interpolations beaten by bicubic).
+NOT_TRACED = ("nearest", "bilinear")
+
+
+def _lines(case: Case) -> Lines | None:
+    ps = case.phantom
+    if ps is None or ps.specimen not in ("em", "fluorescence"):
+        return None
+    return Lines.of_specimen(ps.specimen, ps.microscope)
+
+
+def invented_structure(cases: Sequence[Case], reference: str) -> dict[str, Any] | None:
+    """Lines traced in every method's output on every phantom (:mod:`pssr_nb.structure`).
+
+    Each method is held against ``reference`` (the best baseline) over the images.
+    """
+    lines = _lines(cases[0])
+    if lines is None:
+        return None
+    per_image = [
+        structure_check(
+            {m: o for m, o in c.outputs.items() if m not in NOT_TRACED}, c.reference, lines
+        )
+        for c in cases
+    ]
+    return {
+        "rows": judge([p["rows"] for p in per_image], reference),
+        "reference": reference,
+        "lines": per_image[0]["lines"],
+        "maps": per_image[0]["maps"],
+        "truth": cases[0].reference,
+    }
+
+
+def known_objects(cases: Sequence[Case], reference: str) -> dict[str, Any] | None:
+    """Precision-recall of the phantoms' small objects per method, over every phantom."""
+    with_objects = [c for c in cases if c.phantom is not None and c.phantom.objects]
+    if not with_objects:
+        return None
+    per_image = [
+        object_detection(
+            {m: o for m, o in c.outputs.items() if m not in NOT_TRACED},
+            c.reference,
+            c.phantom.objects,
+        )
+        for c in with_objects
+    ]
+    numbers = ("objects", "ap", "best_f1", "precision", "recall", "fp", "fn")
+    return {
+        "rows": judge([p["rows"] for p in per_image], reference, numbers),
+        "reference": reference,
+        "curves": per_image[0]["curves"],
+        "match_radius": per_image[0]["match_radius"],
+    }
+
+
 @dataclasses.dataclass
 class BenchmarkResult:
     """Everything a benchmark measured; :func:`pssr_nb.report.write_report` turns it into files."""
@@ -505,6 +562,7 @@ class BenchmarkResult:
     maps: dict[str, np.ndarray]
     frc: dict[str, Any]
     two_point: dict[str, Any] | None
+    structure: dict[str, Any] | None
     detection: dict[str, Any] | None
     flat_noise: dict[str, Any]
     uncertainty: dict[str, Any] | None
@@ -528,9 +586,10 @@ class BenchmarkResult:
             "two_point": None
             if self.two_point is None
             else {k: v for k, v in self.two_point.items() if k != "example"},
-            "detection": None
-            if self.detection is None
-            else {k: v for k, v in self.detection.items() if k != "images"},
+            "structure": None
+            if self.structure is None
+            else {k: v for k, v in self.structure.items() if k not in ("maps", "truth")},
+            "detection": self.detection,
             "flat_noise": {k: v for k, v in self.flat_noise.items() if k != "images"},
             "uncertainty": self.uncertainty,
             "seconds": self.seconds,
@@ -581,24 +640,16 @@ def evaluate(
         if not r["geometry_ok"] and r["method"] in ("model", "bicubic")
     ]
     first = cases[0]
-    detection = None
-    if first.phantom is not None and first.phantom.objects:
-        chosen = ("model", "bicubic", "bicubic+gaussian", "HR scan")
-        detection = object_detection(
-            {m: first.outputs[m] for m in chosen if m in first.outputs},
-            first.reference,
-            first.phantom.objects,
-        )
+    best_baseline = headline(rows)["psnr"]["best_baseline"]
     uncertainty = None
     if first.uncertainty is not None:
-        uncertainty = uncertainty_calibration(*uncertainty_and_error(first))
-        uncertainty["against_trivial"] = uncertainty_against_trivial(
-            [
-                (*uncertainty_and_error(c), c.outputs["model"])
-                for c in cases
-                if c.uncertainty is not None
-            ]
-        )
+        measured = [
+            (*uncertainty_and_error(c), c.outputs["model"])
+            for c in cases
+            if c.uncertainty is not None
+        ]
+        uncertainty = uncertainty_calibration(*measured[0][:2])
+        uncertainty["against_trivial"] = uncertainty_against_trivial(measured)
     data = {
         "kind": params.data,
         "images": [c.name for c in cases],
@@ -625,8 +676,14 @@ def evaluate(
         two_point=resolution_target(model, params, first.tuned)
         if params.data == "phantoms"
         else None,
-        detection=detection,
-        flat_noise=flat_noise_check(model, params=PredictParams(device=params.device)),
+        structure=invented_structure(cases, best_baseline),
+        detection=known_objects(cases, best_baseline),
+        flat_noise=flat_noise_check(
+            model,
+            params=PredictParams(device=params.device),
+            lines=_lines(first),
+            tuned=first.tuned,
+        ),
         uncertainty=uncertainty,
         seconds=round(time.perf_counter() - start, 2),
     )

@@ -6,10 +6,14 @@ detections are matched one-to-one to the known objects within a radius.
 Unmatched detections are false positives (invented objects), unmatched
 objects false negatives (lost ones). Bright spots (puncta) are found with a
 Laplacian of Gaussian; membrane rings (vesicles) with a ring-shaped matched
-filter over the objects' range of radii. Every method is scored with the same
-detector and the same threshold: the threshold is tuned once on the noiseless
-truth, and each image is put on the truth's scale first
-(:func:`pssr_nb.metrics.care_normalize`), so no method gets a threshold of its own.
+filter over the objects' range of radii.
+
+No one threshold is fair to every method (a smoother output has weaker responses), so
+each method's detections are counted at every threshold of a sweep over its own
+response: a precision-recall curve, summarised by its average precision (AP, the area
+under it) and its best F1 with the precision and recall there. Each image is put on
+the truth's scale first (:func:`pssr_nb.metrics.care_normalize`). A method invents
+objects when its precision falls, and loses them when its recall does.
 """
 
 from __future__ import annotations
@@ -107,6 +111,34 @@ def _counts(response, threshold, size, border, known, radius) -> dict[str, float
             "precision": precision, "recall": recall, "f1": f1}  # fmt: skip
 
 
+#: Thresholds of the sweep, as quantiles of a method's own response.
+QUANTILES = 1 - np.geomspace(0.1, 1e-5, 50)
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Area under a precision-recall curve, with precision made non-increasing in recall."""
+    order = np.argsort(recall)
+    r = np.concatenate([[0.0], np.asarray(recall, float)[order]])
+    p = np.asarray(precision, float)[order]
+    p = np.maximum.accumulate(p[::-1])[::-1]  # the best precision at this recall or more
+    return float(np.sum(np.diff(r) * p))
+
+
+def precision_recall(response, size, border, known, radius) -> dict[str, Any]:
+    """The sweep for one response: its curve, AP, and the counts at its best F1."""
+    sweep = [_counts(response, float(np.quantile(response, q)), size, border, known, radius)
+             for q in QUANTILES]  # fmt: skip
+    recall = np.array([c["recall"] for c in sweep])
+    precision = np.array([c["precision"] if c["detected"] else 1.0 for c in sweep])
+    best = max(sweep, key=lambda c: c["f1"])
+    return {
+        **{k: best[k] for k in ("objects", "tp", "fp", "fn", "precision", "recall")},
+        "best_f1": best["f1"],
+        "ap": average_precision(recall, precision),
+        "curve": {"recall": recall.tolist(), "precision": precision.tolist()},
+    }
+
+
 def object_detection(
     images: dict[str, np.ndarray], truth: np.ndarray, objects: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -117,34 +149,30 @@ def object_detection(
     images : dict of str to ndarray
         Methods' 2-D outputs on the HR grid (model, bicubic, the HR scan ...).
     truth : ndarray
-        The noiseless truth, used to tune the threshold and as the common scale.
+        The noiseless truth, the common scale (and the detector's own ceiling).
     objects : sequence of dict
         ``PhantomSet.objects``: ``y``, ``x``, ``radius`` (HR pixels) and ``shape``.
 
     Returns
     -------
     dict
-        ``rows``: per method (``truth`` first, the detector's own ceiling) the numbers of
-        objects, detections, true/false positives, false negatives, precision, recall, F1;
-        ``threshold``, ``size`` (pixels) and ``match_radius`` of the detector.
+        ``rows``: per method (``truth`` first) the number of objects, the AP, the best F1
+        and the true/false positives, misses, precision and recall at it; ``curves``:
+        per method its precision-recall curve; ``size`` (pixels) and ``match_radius``.
     """
     if not objects:
-        return {"rows": [], "threshold": None, "size": None, "match_radius": None}
+        return {"rows": [], "curves": {}, "size": None, "match_radius": None}
     respond, size = _detector(objects)
     border = int(np.ceil(2 * size))
     known = _inside(objects, truth.shape, border)
     match_radius = max(float(np.median([o["radius"] for o in objects])), 2.0)
     target = care_normalize(truth, truth)[1]
-    truth_response = respond(target)
-    candidates = np.quantile(truth_response, np.linspace(0.9, 0.99999, 60))
-    f1 = [_counts(truth_response, t, size, border, known, match_radius)["f1"] for t in candidates]
-    threshold = float(candidates[int(np.argmax(f1))])
-    rows = [
-        {"method": "truth", **_counts(truth_response, threshold, size, border, known, match_radius)}
-    ]
+    responses = {"truth": respond(target)}
     for name, image in images.items():
-        response = respond(care_normalize(image, truth)[0])
-        rows.append(
-            {"method": name, **_counts(response, threshold, size, border, known, match_radius)}
-        )
-    return {"rows": rows, "threshold": threshold, "size": size, "match_radius": match_radius}
+        responses[name] = respond(care_normalize(image, truth)[0])
+    rows, curves = [], {}
+    for name, response in responses.items():
+        result = precision_recall(response, size, border, known, match_radius)
+        curves[name] = result.pop("curve")
+        rows.append({"method": name, **result})
+    return {"rows": rows, "curves": curves, "size": size, "match_radius": match_radius}

@@ -153,3 +153,42 @@ def maps_figure(maps: Mapping[str, np.ndarray]):
             fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+def structure_figure(structure: Mapping[str, Any], methods: Sequence[str] | None = None):
+    """Invented (red) and lost (blue) lines of some methods over the truth (first image)."""
+    import matplotlib.pyplot as plt
+
+    maps = structure["maps"]
+    methods = [m for m in (methods or ("model", structure["reference"], "HR scan")) if m in maps]
+    truth = np.asarray(structure["truth"], float)
+    lo, hi = display_range(truth)
+    grey = np.clip((truth - lo) / (hi - lo or 1.0), 0, 1)
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.4), squeeze=False)
+    for ax, m in zip(axes[0], methods, strict=True):
+        rgb = np.repeat((0.35 + 0.5 * grey)[..., None], 3, axis=2)
+        rgb[maps[m]["invented"]] = (0.9, 0.1, 0.1)
+        rgb[maps[m]["lost"]] = (0.1, 0.4, 1.0)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(f"{m}\nred: invented, blue: lost", fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def detection_figure(detection: Mapping[str, Any]):
+    """Precision-recall curves of small-object detection per method (first image)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    for i, (m, curve) in enumerate(detection["curves"].items()):
+        order = np.argsort(curve["recall"])
+        ax.plot(np.asarray(curve["recall"])[order], np.asarray(curve["precision"])[order],
+                color=COLORS.get(m, f"C{i + 3}"), label=m, lw=1.3)  # fmt: skip
+    ax.set_xlabel("recall (found / known objects)")
+    ax.set_ylabel("precision (real / detected)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

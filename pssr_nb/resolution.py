@@ -271,13 +271,16 @@ def measure(target: PairTarget, images: Sequence[np.ndarray]) -> ResolutionCurve
     single = max(float(single), 0.0)
     resolved = _judge([_statistics(c, a, b, ring, along) for c in coeffs], groups, floor, single)
 
-    everyone = [np.arange(len(angles))]
-    false_rate = []
-    for s in seps:
-        ca, cb = _ends(target.control_centres, angles, np.full(len(angles), s / px))
-        stats = [_statistics(c, ca, cb, ring, along) for c in coeffs]
-        called = _judge(stats, everyone, floor, single)
-        false_rate.append(float(called.mean()))
+    # every control judged as if it were a pair at each separation, in one batch
+    n = len(angles)
+    ca, cb = _ends(
+        np.tile(centre, (len(seps), 1)), np.tile(angles, len(seps)), np.repeat(seps / px, n)
+    )
+    by_separation = [np.arange(k * n, (k + 1) * n) for k in range(len(seps))]
+    called = _judge(
+        [_statistics(c, ca, cb, ring, along) for c in coeffs], by_separation, floor, single
+    )
+    false_rate = [float(called[:, g].mean()) for g in by_separation]
     return ResolutionCurve(seps, target.pair_separations, resolved, np.array(false_rate))
 
 
@@ -302,9 +305,8 @@ def standard_outputs(
         "HR scan": [target.scan("hr", k).astype(np.float32) for k in range(draws)],
     }
     for lr in lrs:
-        for name, image in baselines(lr, s, offset, tuned).items():
-            if name not in ("nearest", "bilinear"):
-                out.setdefault(name, []).append(image)
+        for name, image in baselines(lr, s, offset, tuned, interpolations=("bicubic",)).items():
+            out.setdefault(name, []).append(image)
     if predict is not None:
         out["model"] = [np.asarray(predict(lr), np.float32) for lr in lrs]
     return out

@@ -24,6 +24,10 @@ import numpy as np
 from scipy import ndimage
 
 SPECIMENS = ("em", "fluorescence", "target")
+#: The SD (nm) of the cross-section of each specimen's lines: EM membranes, fluorescent tubes.
+LINE_SD_NM = {"em": 3.0, "fluorescence": 35.0}
+#: Whether those lines are dark on a bright background.
+DARK_LINES = {"em": True, "fluorescence": False}
 
 
 @dataclasses.dataclass
@@ -154,7 +158,7 @@ class EMSpecimen:
         margin = int(grid.nm(60.0)) + 1
         self.texture = _texture(rng, (h + 2 * margin, w + 2 * margin), grid.nm(6.0))
         self.margin = margin
-        self.membrane_width = grid.nm(3.0)
+        self.membrane_width = grid.nm(LINE_SD_NM["em"])
 
     def draw(self, t: float = 0.0, z: float = 0.0) -> np.ndarray:
         h, w = self.grid.shape
@@ -246,7 +250,7 @@ class FluorescenceSpecimen:
             tube["points"] = smooth_curve(rng, tube["pos"], length, step, grid.nm(600.0))
             tube["step"] = step
             tube["amp"] = rng.uniform(0.35, 0.7)
-        self.tube_sigma = grid.nm(35.0)
+        self.tube_sigma = grid.nm(LINE_SD_NM["fluorescence"])
         self.puncta = _objects(rng, max(3, int(area_um2 * 0.35)), grid.shape, n_frames, speed)
         for p in self.puncta:
             p["amp"] = rng.uniform(0.3, 0.8)

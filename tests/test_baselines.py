@@ -32,12 +32,20 @@ def test_scale_one_baseline_is_the_noisy_input():
     assert interpolation_names(4) == ("nearest", "bilinear", "bicubic")
 
 
-def test_gaussian_is_tuned_to_the_training_noise():
-    rng = np.random.default_rng(1)
-    clean = ndimage.gaussian_filter(rng.random((128, 128)), 3)
+def quiet_and_noisy(seed: int, size: int, blur: float, quiet_sd: float, noisy_sd: float):
+    """A smooth image on 0-1 and two noisy copies of it: (clean, quiet, noisy)."""
+    rng = np.random.default_rng(seed)
+    clean = ndimage.gaussian_filter(rng.random((size, size)), blur)
     clean = (clean - clean.min()) / np.ptp(clean)
-    quiet = clean + rng.normal(0, 0.001, clean.shape)
-    noisy = clean + rng.normal(0, 0.2, clean.shape)
+    return (
+        clean,
+        clean + rng.normal(0, quiet_sd, clean.shape),
+        clean + rng.normal(0, noisy_sd, clean.shape),
+    )
+
+
+def test_gaussian_is_tuned_to_the_training_noise():
+    clean, quiet, noisy = quiet_and_noisy(1, 128, 3, 0.001, 0.2)
     assert tune_gaussian([(quiet, clean)], 1, 0.0) <= 0.5
     assert tune_gaussian([(noisy, clean)], 1, 0.0) >= 1.0
 
@@ -66,6 +74,10 @@ def test_every_tuned_restoration_is_named_at_each_scale():
         "input", "input+gaussian", "input+wiener", "nl-means"
     ]  # fmt: skip
     assert all(v.shape == (64, 64) for v in baselines(lr, 4, 0.0, tuned).values())
+    assert list(baselines(lr, 4, 0.0, tuned, interpolations=("bicubic",))) == [
+        "bicubic", "bicubic+gaussian", "bicubic+wiener", "nl-means+bicubic"
+    ]  # fmt: skip
+    assert list(baselines(lr, 1, 0.0, None, interpolations=("bicubic",))) == ["input"]
 
 
 def test_the_wiener_baseline_undoes_a_blur_in_place():
@@ -78,11 +90,7 @@ def test_the_wiener_baseline_undoes_a_blur_in_place():
 
 
 def test_the_restorations_are_tuned_to_the_training_noise():
-    rng = np.random.default_rng(5)
-    clean = ndimage.gaussian_filter(rng.random((96, 96)), 2.5)
-    clean = (clean - clean.min()) / np.ptp(clean)
-    quiet = clean + rng.normal(0, 0.002, clean.shape)
-    noisy = clean + rng.normal(0, 0.15, clean.shape)
+    clean, quiet, noisy = quiet_and_noisy(5, 96, 2.5, 0.002, 0.15)
     for_quiet = tune([(quiet, clean)], 1, 0.0, which=("wiener", "nl-means"))
     for_noisy = tune([(noisy, clean)], 1, 0.0, which=("wiener", "nl-means"))
     assert for_quiet.gaussian_sigma is None

@@ -67,9 +67,15 @@ def test_resolution_is_measured_in_nm_for_bicubic_model_and_hr(phantom_result):
 
 def test_hallucination_and_uncertainty_checks_are_reported(phantom_result):
     flat = phantom_result.flat_noise["rows"]
-    assert len(flat) == 3 and all(r["model_structure_sd"] >= 0 for r in flat)
-    detection = {r["method"]: r for r in phantom_result.detection["rows"]}
-    assert {"truth", "model", "bicubic", "HR scan"} <= set(detection)
+    assert phantom_result.flat_noise["bar"] == "bicubic+gaussian"
+    assert len(flat) == 3 and all(r["model long_lines"] >= 0 for r in flat)
+    assert all(isinstance(r["invents"], bool) for r in flat)
+    best = phantom_result.headline["psnr"]["best_baseline"]
+    for check in (phantom_result.structure, phantom_result.detection):
+        rows = {r["method"]: r for r in check["rows"]}
+        assert check["reference"] == best and not rows[best]["invents"]
+        assert {"truth", "model", "bicubic", "HR scan"} <= set(rows) and "nearest" not in rows
+        assert all(r["images"] == 2 for r in rows.values())
     assert -1 <= phantom_result.uncertainty["spearman"] <= 1
     vs_trivial = phantom_result.uncertainty["against_trivial"]
     assert vs_trivial["rows"][0]["images"] == 2 and isinstance(vs_trivial["informative"], bool)

@@ -78,6 +78,12 @@ def test_a_gamma_curve_does_not_make_it_finer(target, hr_scans, gamma):
     assert curved["nm"] is None or curved["nm"] >= honest["ci_low"]  # None: coarser still
 
 
+def test_a_blur_is_caught(target, hr_scans):
+    honest = _d50(target, hr_scans)
+    blurred = _d50(target, [ndimage.gaussian_filter(im, 2.0) for im in hr_scans])
+    assert blurred["nm"] is None or blurred["ci_low"] > honest["ci_high"], (blurred, honest)
+
+
 def test_a_single_object_is_rarely_called_two(target, hr_scans):
     curve = measure(target, hr_scans)
     d50 = curve.limits(levels=(0.5,), n_boot=50)[0.5]["nm"]

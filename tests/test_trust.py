@@ -3,6 +3,7 @@ import pytest
 
 from pssr_nb.model_file import load_sample_model
 from pssr_nb.trust import (
+    flat_field_check,
     flat_noise_check,
     structure_sd,
     uncertainty_against_trivial,
@@ -31,11 +32,12 @@ def test_uncertainty_that_ranks_the_error_scores_high_and_noise_scores_zero():
 
 def test_flat_noise_check_runs_the_model_on_its_training_noise():
     model = load_sample_model()
-    result = flat_noise_check(model, levels=(0.3, 0.7), size=32)
+    result = flat_noise_check(model, levels=(0.3, 0.7), size=32, draws=2)
     assert [r["level"] for r in result["rows"]] == [0.3, 0.7]
     for row in result["rows"]:
-        assert all(np.isfinite(v) and v >= 0 for v in row.values())
+        assert all(np.isfinite(v) and v >= 0 for k, v in row.items() if k != "invents")
         assert row["input_sd"] > 0.01  # the input really is noisy
+    assert result["bar"] == "bicubic"  # no tuned Gaussian given
     assert result["images"]["model"].shape == (128, 128)
     assert "poisson" in result["crappifier"]
 
@@ -74,3 +76,47 @@ def test_an_uncertainty_must_beat_the_trivial_predictors_to_count():
     assert [r["predictor"] for r in trivial["rows"]] == [
         "TTA spread", "intensity", "darkness", "|gradient|"
     ]  # fmt: skip
+
+
+def _flat_check(predict, levels=(0.3, 0.7)):
+    from pssr_nb.baselines import Tuned
+    from pssr_nb.crappify import Crappifier
+    from pssr_nb.phantoms import MICROSCOPES
+    from pssr_nb.structure import Lines
+
+    lines = Lines.of_specimen("em", MICROSCOPES["sem"])
+    return flat_field_check(
+        predict, Crappifier.default(4), 4, lines, tuned=Tuned(gaussian_sigma=1.5),
+        levels=levels, size=48, draws=3,
+    )  # fmt: skip
+
+
+def test_the_flat_field_check_catches_a_painter_and_an_over_sharpener():
+    from scipy import ndimage
+
+    from pssr_nb.baselines import interpolate, smooth
+    from pssr_nb.metrics import care_normalize
+    from pssr_nb.phantoms import simulate
+
+    other = simulate("em", (192, 192), 4, seed=5).truth
+    other = care_normalize(other, other)[1]
+    membranes = other - ndimage.gaussian_filter(other, 6)
+
+    def denoiser(lr):
+        return smooth(lr[0], 4, 0.0, 1.5)
+
+    def painter(lr):
+        return denoiser(lr) + membranes
+
+    def over_sharpener(lr):
+        up = interpolate(lr[0], 4, 0.0, "bicubic")
+        return np.clip(up + 1.5 * (up - ndimage.gaussian_filter(up, 2)), 0, None) ** 1.5
+
+    def flat(lr):
+        return np.full((lr.shape[-2] * 4, lr.shape[-1] * 4), lr.mean())
+
+    for predict, invents in ((painter, True), (over_sharpener, True), (denoiser, False),
+                             (flat, False)):  # fmt: skip
+        result = _flat_check(predict)
+        assert result["bar"] == "bicubic+gaussian"
+        assert [r["invents"] for r in result["rows"]] == [invents] * 2, predict.__name__
