@@ -19,11 +19,13 @@
 # ## 0. About
 # **Goal.** Put numbers on a model, the way a sceptical reviewer would ask for them:
 # - scores (PSNR, SSIM, MS-SSIM, NRMSE) **beside honest baselines** — interpolation of the
-#   same samples, and interpolation plus a tuned Gaussian — per image and mean ± SD;
+#   same samples, and interpolation plus tuned classical restorations (Gaussian, Wiener
+#   deconvolution, non-local means) — per image and mean ± SD;
 # - **resolution in nm**, measured two ways: Fourier ring correlation and a two-point /
 #   line-pair test on a simulated resolution target;
-# - **hallucination checks**: structure invented from pure noise, and small objects invented
-#   or lost;
+# - **invented and lost structure**: lines drawn on pure noise, the specimen's membranes or
+#   filaments traced against the truth (breaks, joins, invented lines), small objects found
+#   and invented, each method held against the best baseline;
 # - whether the model's **uncertainty** points at its errors.
 #
 # You cannot create information that is not in the data. A network can only fill in detail

@@ -47,7 +47,11 @@ DATA_TEXT = {
     "semi-synthetic": "<b>Semi-synthetic</b>: real low-/high-SNR images of one field at one "
     "pixel size. The LR input is the low-SNR image decimated by the model's scale (what a "
     "point scan at larger pixels with the same dwell records): the noise is real, the "
-    "undersampling is simulated. The reference is the high-SNR image (noisy).",
+    "undersampling is simulated. The reference is the high-SNR image (noisy). What this "
+    "does <b>not</b> show: a real fast scan (its scan distortions and drift, a "
+    "shorter dwell and the detector's response to it), and any detail finer than the high-SNR "
+    "image itself resolves, which is no sharper than the low-SNR one; the resolution target "
+    "and the traced lines need phantoms.",
 }
 
 LIMITS_TEXT = """<ul>
@@ -322,11 +326,12 @@ def _flat_section(flat: dict[str, Any], png: bytes) -> list[str]:
         "<h3>Structure from nothing</h3>",
         f"<p>Flat fields crappified with {html.escape(flat['crappifier'])}, {flat['draws']} "
         "noise draws per brightness. <i>long_lines</i> is the fraction of the field covered by "
-        "traced lines of the specimen's width at least 3 LR pixels long, above the 98th "
-        f"percentile of the ridge response of {html.escape(flat['bar'])} (a Gaussian cannot "
-        "add structure, so that is noise); <i>structure_sd</i> the SD after smoothing at the "
-        "LR pixel scale, in normalised units. A model is flagged when its long lines exceed "
-        f"the bar's by two standard errors over the draws. <b>{html.escape(verdict)}</b></p>",
+        "traced lines of the specimen's width, at least 3 LR pixels long and as strong as a line of "
+        "a fifth of the training images' contrast; a Gaussian of the same noise "
+        f"({html.escape(flat['bar'])}) cannot add lines, so it is the bar. <i>structure_sd</i> "
+        "is the SD after smoothing at the LR pixel scale, in normalised units. The model is "
+        "flagged when its long lines exceed the bar's by two standard errors over the draws "
+        f"and by 0.1 % of the field. <b>{html.escape(verdict)}</b></p>",
         html_table(flat["rows"]),
         _img(png, "flat noise"),
     ]

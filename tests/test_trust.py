@@ -115,8 +115,11 @@ def test_the_flat_field_check_catches_a_painter_and_an_over_sharpener():
     def flat(lr):
         return np.full((lr.shape[-2] * 4, lr.shape[-1] * 4), lr.mean())
 
-    for predict, invents in ((painter, True), (over_sharpener, True), (denoiser, False),
-                             (flat, False)):  # fmt: skip
+    def verdicts(predict):
         result = _flat_check(predict)
         assert result["bar"] == "bicubic+gaussian"
-        assert [r["invents"] for r in result["rows"]] == [invents] * 2, predict.__name__
+        return [r["invents"] for r in result["rows"]]
+
+    assert verdicts(painter) == [True, True]
+    assert verdicts(over_sharpener)[1]  # amplified noise, where there is noise to amplify
+    assert verdicts(denoiser) == verdicts(flat) == [False, False]
