@@ -8,8 +8,8 @@ LR image (:func:`~pssr_nb.units.input_normalization`); the block, with up to
 put through :func:`~pssr_nb.predict.predict_normalized`, the tiled prediction
 predict_image runs. The block is then scored on the benchmark's scoreboard (CARE
 normalisation, against the noisy HR scan, which is all a user has) beside every simple
-baseline of the same input, the Gaussian of the denoising baseline tuned on crappified
-*training* blocks.
+baseline of the same input, the restorations (Gaussian, Wiener deconvolution,
+non-local means) tuned on crappified *training* blocks, as the benchmark tunes them.
 The numbers in the log are the model's, the best baseline's and the gain between them.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .baselines import baselines, tune_gaussian
+from .baselines import baselines, tune
 from .crappify import Crappifier
 from .data import Region, Source
 from .files import atomic_path
@@ -80,7 +80,7 @@ class ValidationSet:
         LR lattice (``multiple`` = scale).
     crappifier : Crappifier
     tuning : list of Region
-        Training blocks the Gaussian of the denoising baseline is tuned on.
+        Training blocks the restoration baselines are tuned on.
     seed : int
         Seed of the (one-off) crappification.
     percentiles, smoothing
@@ -120,10 +120,11 @@ class ValidationSet:
             (crappifier(r.block[None], seed=seed + 2 * NOISE_SEED + n)[0, centre], r.block[centre])
             for n, r in enumerate(tuning)
         ]
-        sigma = tune_gaussian(tuning_pairs, s, offset) if tuning_pairs else None
+        #: The restoration baselines' settings, tuned on the training blocks.
+        self.tuned = tune(tuning_pairs, s, offset) if tuning_pairs else None
         outputs: dict[str, list[np.ndarray]] = {}
         for region, x in zip(self.regions, self.inputs, strict=True):
-            for name, out in baselines(x[centre], s, offset, sigma).items():
+            for name, out in baselines(x[centre], s, offset, self.tuned).items():
                 outputs.setdefault(name, []).append(self._block(region, out))
         scores = {
             name: [care_scores(o, t) for o, t in zip(outs, self.targets, strict=True)]

@@ -78,7 +78,7 @@ def _paint(y):
 
 def test_the_sample_model_beats_the_best_baseline_on_held_out_regions(sample_model, held_out):
     scores, pred = held_out[2].evaluate(sample_model, NO_TTA)
-    assert held_out[2].baseline_name == "bicubic+gaussian"
+    assert held_out[2].baseline_name == "nl-means+bicubic"  # as in the benchmark on EM
     assert scores["gain_db"] > 0.5 and scores["gain_ssim"] > 0
     assert len(pred) == 6 and pred[0].shape == (64, 64)
 
@@ -87,7 +87,7 @@ def test_the_sample_model_beats_the_best_baseline_on_held_out_regions(sample_mod
 def test_the_validation_can_fail(sample_model, held_out, change):
     honest = held_out[2].evaluate(sample_model, NO_TTA)[0]["gain_db"]
     bad = held_out[2].evaluate(_altered(sample_model, change), NO_TTA)[0]["gain_db"]
-    # the honest model reads +0.58 dB; these read +0.23, +0.04 and +0.08
+    # the honest model reads +0.59 dB over non-local means; these read +0.16, +0.19 and +0.13
     assert bad < honest - 0.25
 
 
