@@ -331,7 +331,7 @@ def _flat_section(flat: dict[str, Any], png: bytes) -> list[str]:
         f"({html.escape(flat['bar'])}) cannot add lines, so it is the bar. <i>structure_sd</i> "
         "is the SD after smoothing at the LR pixel scale, in normalised units. The model is "
         "flagged when its long lines exceed the bar's by two standard errors over the draws "
-        f"and by 0.1 % of the field. <b>{html.escape(verdict)}</b></p>",
+        f"and by 0.5 % of the field. <b>{html.escape(verdict)}</b></p>",
         html_table(flat["rows"]),
         _img(png, "flat noise"),
     ]
