@@ -210,11 +210,13 @@ if result.structure:
 
 # %% [markdown]
 # **Known small objects** (phantoms): vesicles or puncta detected at every threshold in every
-# output, so each method gets its own precision-recall curve (`ap` is the area under it).
+# output, so each method gets its own precision-recall curve (`ap` is the area under it; `fp`
+# invented and `fn` lost objects at its best threshold). `worse`: a lower AP than the best
+# baseline's.
 
 # %%
 if result.detection:
-    keys = ("method", "ap", "best_f1", "precision", "recall", "invents", "loses")
+    keys = ("method", "ap", "best_f1", "fp", "fn", "worse")
     print(format_rows([{k: r[k] for k in keys} for r in result.detection["rows"]]))
     figures.detection_figure(result.detection)
     plt.show()

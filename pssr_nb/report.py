@@ -331,7 +331,7 @@ def _flat_section(flat: dict[str, Any], png: bytes) -> list[str]:
         f"({html.escape(flat['bar'])}) cannot add lines, so it is the bar. <i>structure_sd</i> "
         "is the SD after smoothing at the LR pixel scale, in normalised units. The model is "
         "flagged when its long lines exceed the bar's by two standard errors over the draws "
-        f"and by 0.5 % of the field. <b>{html.escape(verdict)}</b></p>",
+        f"and by 0.1 % of the field. <b>{html.escape(verdict)}</b></p>",
         html_table(flat["rows"]),
         _img(png, "flat noise"),
     ]
@@ -357,14 +357,16 @@ def _structure_section(structure: dict[str, Any], png: bytes) -> list[str]:
 
 def _detection_section(detection: dict[str, Any], png: bytes) -> list[str]:
     keys = ("method", "images", "objects", "ap", "ap_sd", "best_f1", "precision", "recall",
-            "invents", "loses")  # fmt: skip
+            "fp", "fn", "worse")  # fmt: skip
     return [
         "<h3>Known small objects</h3>",
         "<p>Vesicles (EM) or puncta (fluorescence) detected in every output at every threshold "
         "of a sweep over its own response: a precision-recall curve per method, no threshold "
-        "tuned on the truth. <i>ap</i>: average precision (area under the curve); precision and "
-        "recall at the best F1. Held against "
-        f"{html.escape(detection['reference'])}: {FLAGS_TEXT}</p>",
+        "tuned on the truth. <i>ap</i>: average precision (area under the curve: 1 finds every "
+        "object before any invented one); precision, recall, invented (<i>fp</i>) and lost "
+        "(<i>fn</i>) objects at the best F1. <i>worse</i>: an AP below that of "
+        f"{html.escape(detection['reference'])} by more than two standard errors of the "
+        "image-by-image difference and at least 0.03.</p>",
         html_table([{k: r[k] for k in keys} for r in detection["rows"]]),
         _img(png, "detection precision-recall"),
     ]

@@ -213,28 +213,32 @@ def judge(
     reference: str,
     numbers: Sequence[str] = (*NUMBERS, "pieces_excess", "regions_excess"),
     margin: float = MARGIN,
+    flags: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Mean and spread over images of each method's numbers, and what it is flagged for.
 
     Parameters
     ----------
     per_image : sequence of row lists
-        Rows with ``method``, ``precision`` and ``recall`` (:func:`structure_check`,
+        Rows with ``method`` and the flags' numbers (:func:`structure_check`,
         :func:`pssr_nb.detection.object_detection`) for each image.
     reference : str
-        The method every other is held against (the best baseline): a method
+        The method every other is held against (the best baseline): by default a method
         ``invents`` when its precision is below the reference's, and ``loses`` when its
         recall is, by more than :data:`Z` standard errors of the paired difference over
         images and by at least ``margin``.
     numbers : sequence of str
         The row entries averaged.
+    flags : mapping of str to str, optional
+        Each flag and the number it is read from (default: ``invents`` from ``precision``,
+        ``loses`` from ``recall``); a flag is raised when that number is lower.
 
     Returns
     -------
     list of dict
-        Per method: ``images``, the mean and SD over images of each number, ``invents``
-        and ``loses``.
+        Per method: ``images``, the mean and SD over images of each number, and the flags.
     """
+    flags = flags or {"invents": "precision", "loses": "recall"}
     by_method: dict[str, list[dict[str, Any]]] = {}
     for rows in per_image:
         for r in rows:
@@ -255,7 +259,7 @@ def judge(
             values = np.array([r[k] for r in rows], float)
             row[k] = float(values.mean())
             row[f"{k}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        row["invents"] = worse("precision", rows)
-        row["loses"] = worse("recall", rows)
+        for flag, key in flags.items():
+            row[flag] = worse(key, rows)
         out.append(row)
     return out

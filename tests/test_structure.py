@@ -2,28 +2,12 @@
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
-from pssr_nb.metrics import care_normalize
+from pssr_nb.bad_models import over_sharpen, paint, specimen_detail
 from pssr_nb.phantoms import MICROSCOPES, simulate
 from pssr_nb.structure import Lines, betti, judge, structure_check
 
 MICROSCOPE = {"em": "sem", "fluorescence": "confocal"}
-
-
-def painter(image: np.ndarray, specimen: str, seed: int) -> np.ndarray:
-    """Adds another field's lines at the specimen's contrast: structure that is not there."""
-    other = simulate(specimen, image.shape, 4, seed=seed, microscope=MICROSCOPE[specimen]).truth
-    other = care_normalize(other, other)[1]
-    lo, hi = np.percentile(image, [0.1, 99.9])
-    return image + (hi - lo) * (other - ndimage.gaussian_filter(other, 6))
-
-
-def over_sharpener(image: np.ndarray) -> np.ndarray:
-    """Unsharp mask, then a gamma curve: crisper lines, amplified noise."""
-    s = image + 1.5 * (image - ndimage.gaussian_filter(image, 2))
-    lo, hi = np.percentile(s, [0.5, 99.5])
-    return np.clip((s - lo) / (hi - lo), 0, 1) ** 2.2
 
 
 @pytest.fixture(scope="module", params=["em", "fluorescence"])
@@ -31,7 +15,8 @@ def traced(request):
     specimen = request.param
     ps = simulate(specimen, (192, 192), 4, seed=3, microscope=MICROSCOPE[specimen])
     hr = ps.normalization("hr").apply(ps.hr)
-    outputs = {"HR scan": hr, "painter": painter(hr, specimen, 40), "sharpened": over_sharpener(hr)}
+    detail = specimen_detail(specimen, hr.shape, 40, MICROSCOPE[specimen])
+    outputs = {"HR scan": hr, "painter": paint(hr, detail), "sharpened": over_sharpen(hr)}
     lines = Lines.of_specimen(specimen, MICROSCOPES[MICROSCOPE[specimen]])
     result = structure_check(outputs, ps.truth, lines)
     return result, {r["method"]: r for r in judge([result["rows"]], "HR scan")}

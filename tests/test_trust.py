@@ -92,25 +92,19 @@ def _flat_check(predict, levels=(0.3, 0.7)):
 
 
 def test_the_flat_field_check_catches_a_painter_and_an_over_sharpener():
-    from scipy import ndimage
-
+    from pssr_nb.bad_models import over_sharpen, paint, specimen_detail
     from pssr_nb.baselines import interpolate, smooth
-    from pssr_nb.metrics import care_normalize
-    from pssr_nb.phantoms import simulate
 
-    other = simulate("em", (192, 192), 4, seed=5).truth
-    other = care_normalize(other, other)[1]
-    membranes = other - ndimage.gaussian_filter(other, 6)
+    membranes = specimen_detail("em", (192, 192), 5, "sem")
 
     def denoiser(lr):
         return smooth(lr[0], 4, 0.0, 1.5)
 
     def painter(lr):
-        return denoiser(lr) + membranes
+        return paint(denoiser(lr), membranes, contrast=1.0)
 
     def over_sharpener(lr):
-        up = interpolate(lr[0], 4, 0.0, "bicubic")
-        return np.clip(up + 1.5 * (up - ndimage.gaussian_filter(up, 2)), 0, None) ** 1.5
+        return over_sharpen(interpolate(lr[0], 4, 0.0, "bicubic"))
 
     def flat(lr):
         return np.full((lr.shape[-2] * 4, lr.shape[-1] * 4), lr.mean())
@@ -121,5 +115,5 @@ def test_the_flat_field_check_catches_a_painter_and_an_over_sharpener():
         return [r["invents"] for r in result["rows"]]
 
     assert verdicts(painter) == [True, True]
-    assert verdicts(over_sharpener)[1]  # amplified noise, where there is noise to amplify
+    assert verdicts(over_sharpener) == [True, True]
     assert verdicts(denoiser) == verdicts(flat) == [False, False]
