@@ -8,8 +8,9 @@ Run from the repository root, e.g.::
 For each seed a :func:`pssr_nb.pair_target.make_target` field (50 pairs per
 separation, 200 single-object controls) is scanned ``--draws`` times; every
 method's output of every draw is judged by :func:`pssr_nb.resolution.compare`,
-beside an over-sharpened bicubic (unsharp mask, then a gamma of 2) that the test
-must not call finer.
+beside the bicubic and the model over-sharpened (an unsharp mask, then a gamma curve),
+which the test must not call finer, and the model blurred, which it must call coarser
+(:mod:`pssr_nb.bad_models`).
 The model predicts each LR scan as users do (``predict_image`` on the grey
 values, no TTA). The restoration baselines (Gaussian, Wiener, non-local means) are
 tuned on phantom training pairs of the specimen, never on the target. Prints one table row per
@@ -23,9 +24,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-from skimage.filters import unsharp_mask
-
+from pssr_nb import bad_models
 from pssr_nb.baselines import tune
 from pssr_nb.model_file import load_sample_model
 from pssr_nb.pair_target import make_target
@@ -41,12 +40,6 @@ def _fmt(row: dict, level: int) -> str:
     if nm is None:
         return "not reached"
     return f"{nm:.1f} [{lo:.1f}, {'>max' if hi is None else f'{hi:.1f}'}]"
-
-
-def _oversharpen(image: np.ndarray) -> np.ndarray:
-    lo, hi = np.percentile(image, [0.1, 99.9])
-    unit = np.clip((image - lo) / (hi - lo), 0, 1)
-    return np.clip(unsharp_mask(unit, radius=2, amount=2), 0, 1) ** 2
 
 
 def main() -> None:
@@ -75,8 +68,13 @@ def main() -> None:
             predict=lambda lr: predict_image(model, lr, params).data,
             tuned=tuned,
         )
-        # a check must be able to fail: an over-sharpened bicubic must not look finer
-        outputs["bicubic, unsharp mask + gamma 2"] = [_oversharpen(im) for im in outputs["bicubic"]]
+        # a check must be able to fail: over-sharpening must not look finer, a blur must look
+        # coarser (pssr_nb.bad_models)
+        for base in ("bicubic", "model"):
+            outputs[f"{base} + over-sharpener"] = [
+                bad_models.over_sharpen(im) for im in outputs[base]
+            ]
+        outputs["model + blur"] = [bad_models.blur(im) for im in outputs["model"]]
         result = compare(target, outputs)
         result.update(seed=seed, kind=target.kind, seconds=time.perf_counter() - start)
         results.append(result)
