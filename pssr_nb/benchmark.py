@@ -420,17 +420,25 @@ def uncertainty_and_error(case: Case) -> tuple[np.ndarray, np.ndarray]:
 FRC_DRAWS = 3
 
 
-def frc_curves(case: Case, model: TrainedModel, params: BenchmarkParams) -> dict[str, Any]:
+def frc_curves(
+    cases: Sequence[Case], model: TrainedModel, params: BenchmarkParams
+) -> dict[str, Any]:
     """FRC of every method: its spectral agreement with the reference and, on phantoms, repeats.
 
-    The repeats are :data:`FRC_DRAWS` pairs of fresh LR (and HR) scans, the second of each
+    The agreement is averaged over every case of the first one's size (the spread of the
+    images is kept per curve). The repeats, on the first phantom, are :data:`FRC_DRAWS` pairs of fresh LR (and HR) scans, the second of each
     on a grid offset by 4.5 LR pixels (another sampling phase, and far enough that texture
     fixed to the output grid no longer lines up, even at low frequencies), each processed
     alike by every method (the model without TTA for both), compared on their common field
     and averaged with the spread of the pairs (:func:`pssr_nb.frc.shifted_repeats`,
     :func:`pssr_nb.frc.average`).
     """
-    against = {m: frc(out, case.reference, case.pixel_size) for m, out in case.outputs.items()}
+    case = cases[0]
+    alike = [c for c in cases if c.reference.shape == case.reference.shape]
+    against = {
+        m: average([frc(c.outputs[m], c.reference, c.pixel_size) for c in alike])
+        for m in case.outputs
+    }
     repeats = {}
     ps = case.phantom
     if ps is not None and model.config.frames == 1:
@@ -677,7 +685,7 @@ def evaluate(
         warnings=warnings,
         cases=cases,
         maps=maps(first),
-        frc=frc_curves(first, model, params),
+        frc=frc_curves(cases, model, params),
         two_point=resolution_target(model, params, first.tuned)
         if params.data == "phantoms"
         else None,

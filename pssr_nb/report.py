@@ -202,7 +202,7 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         "output grid does not agree with itself), both processed alike by each method; "
         "the resolution is the period where the mean curve, smoothed over three rings, falls "
         "below 1/7 (or the half-bit curve), with its SD over the pairs. <b>Against the "
-        "reference</b> the curve is only a spectral agreement, not a resolution: a linear "
+        "reference</b> (mean curve over the images, SD over them) the curve is only a spectral agreement, not a resolution: a linear "
         "filter cancels out of a per-ring correlation (a blurred truth agrees perfectly), and "
         "the thresholds are meant for two acquisitions of equal SNR.</p>",
         html_table(_frc_rows(result.frc)),
