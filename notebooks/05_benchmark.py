@@ -232,7 +232,8 @@ if result.detection:
 if result.uncertainty is not None:
     print(format_rows(result.uncertainty["against_trivial"]["rows"]))
     print(result.uncertainty["against_trivial"]["verdict"])
-    figures.uncertainty_figure(result.uncertainty, *benchmark.uncertainty_and_error(first))
+    maps = result.uncertainty_maps
+    figures.uncertainty_figure(result.uncertainty, maps["uncertainty"], maps["error"])
     plt.show()
 
 # %% [markdown]

@@ -579,6 +579,8 @@ class BenchmarkResult:
     detection: dict[str, Any] | None
     flat_noise: dict[str, Any]
     uncertainty: dict[str, Any] | None
+    #: The first image's TTA uncertainty and the model's |error| on the CARE scale.
+    uncertainty_maps: dict[str, np.ndarray] | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -654,7 +656,7 @@ def evaluate(
     ]
     first = cases[0]
     best_baseline = headline(rows)["psnr"]["best_baseline"]
-    uncertainty = None
+    uncertainty = uncertainty_maps = None
     if first.uncertainty is not None:
         measured = [
             (*uncertainty_and_error(c), c.outputs["model"])
@@ -663,6 +665,7 @@ def evaluate(
         ]
         uncertainty = uncertainty_calibration(*measured[0][:2])
         uncertainty["against_trivial"] = uncertainty_against_trivial(measured)
+        uncertainty_maps = {"uncertainty": measured[0][0], "error": measured[0][1]}
     data = {
         "kind": params.data,
         "images": [c.name for c in cases],
@@ -698,6 +701,7 @@ def evaluate(
             tuned=first.tuned,
         ),
         uncertainty=uncertainty,
+        uncertainty_maps=uncertainty_maps,
         seconds=round(time.perf_counter() - start, 2),
     )
 

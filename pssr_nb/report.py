@@ -122,7 +122,6 @@ def figures(result) -> dict[str, bytes]:
 
     matplotlib.use("Agg", force=False)
     from . import report_figures as rf
-    from .benchmark import uncertainty_and_error
     from .plotting import image_grid
 
     out = {"scores": figure_png(rf.scores_figure(result.summary))}
@@ -142,7 +141,8 @@ def figures(result) -> dict[str, bytes]:
     if result.detection:
         out["detection"] = figure_png(rf.detection_figure(result.detection))
     if result.uncertainty is not None:
-        fig = rf.uncertainty_figure(result.uncertainty, *uncertainty_and_error(first))
+        maps = result.uncertainty_maps
+        fig = rf.uncertainty_figure(result.uncertainty, maps["uncertainty"], maps["error"])
         out["uncertainty"] = figure_png(fig)
     return out
 
