@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from . import trust
 from .devices import environment
 from .errors import InputError
 from .files import atomic_path, output_folder
+from .structure import MARGIN as FLAG_MARGIN
+from .structure import Z as FLAG_Z
 
 FILES = ("report.html", "benchmark.json", "scores.csv", "summary.csv")
 
@@ -309,9 +312,16 @@ def _resolution_section(test: dict[str, Any], png: str) -> list[str]:
 
 FLAGS_TEXT = (
     "<i>invents</i>: precision below the reference's, <i>loses</i>: recall below it, by more "
-    "than two standard errors of the image-by-image difference and at least 0.03. Means over "
-    "images, with SDs."
+    f"than {FLAG_Z:g} standard errors of the image-by-image difference and at least "
+    f"{FLAG_MARGIN:g}. Means over images, with SDs."
 )
+#: The flag columns of the structure tables, where True is the bad answer.
+FLAGS = ("invents", "loses", "worse")
+
+
+def _flagged(row: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``keys`` of a row, with each flag written YES (raised) or no."""
+    return {k: ("YES" if row[k] else "no") if k in FLAGS else row[k] for k in keys}
 
 
 def _flat_section(flat: dict[str, Any], png: bytes) -> list[str]:
@@ -326,13 +336,15 @@ def _flat_section(flat: dict[str, Any], png: bytes) -> list[str]:
         "<h3>Structure from nothing</h3>",
         f"<p>Flat fields crappified with {html.escape(flat['crappifier'])}, {flat['draws']} "
         "noise draws per brightness. <i>long_lines</i> is the fraction of the field covered by "
-        "traced lines of the specimen's width, at least 3 LR pixels long and as strong as a line of "
-        "a fifth of the training images' contrast; a Gaussian of the same noise "
+        f"traced lines of the specimen's width, at least {trust.LINE_LENGTH_LR} LR pixels long "
+        f"and as strong as a line of {100 * trust.LINE_CONTRAST:g} % of the training images' "
+        "contrast; a Gaussian of the same noise "
         f"({html.escape(flat['bar'])}) cannot add lines, so it is the bar. <i>structure_sd</i> "
         "is the SD after smoothing at the LR pixel scale, in normalised units. The model is "
-        "flagged when its long lines exceed the bar's by two standard errors over the draws "
-        f"and by 0.1 % of the field. <b>{html.escape(verdict)}</b></p>",
-        html_table(flat["rows"]),
+        f"flagged when its long lines exceed the bar's by {trust.FLAT_Z:g} standard errors over "
+        f"the draws and by {100 * trust.FLAT_MARGIN:g} % of the field. "
+        f"<b>{html.escape(verdict)}</b></p>",
+        html_table([_flagged(r, list(r)) for r in flat["rows"]]),
         _img(png, "flat noise"),
     ]
 
@@ -350,7 +362,7 @@ def _structure_section(structure: dict[str, Any], png: bytes) -> list[str]:
         "truth's (broken lines and specks); <i>regions_excess</i>: enclosed regions beyond the "
         "truth's (negative: merged by breaks, positive: split by invented lines). Held against "
         f"{html.escape(structure['reference'])}: {FLAGS_TEXT}</p>",
-        html_table([{k: r[k] for k in keys} for r in structure["rows"]]),
+        html_table([_flagged(r, keys) for r in structure["rows"]]),
         _img(png, "invented and lost lines"),
     ]
 
@@ -365,9 +377,9 @@ def _detection_section(detection: dict[str, Any], png: bytes) -> list[str]:
         "tuned on the truth. <i>ap</i>: average precision (area under the curve: 1 finds every "
         "object before any invented one); precision, recall, invented (<i>fp</i>) and lost "
         "(<i>fn</i>) objects at the best F1. <i>worse</i>: an AP below that of "
-        f"{html.escape(detection['reference'])} by more than two standard errors of the "
-        "image-by-image difference and at least 0.03.</p>",
-        html_table([{k: r[k] for k in keys} for r in detection["rows"]]),
+        f"{html.escape(detection['reference'])} by more than {FLAG_Z:g} standard errors of "
+        f"the image-by-image difference and at least {FLAG_MARGIN:g}.</p>",
+        html_table([_flagged(r, keys) for r in detection["rows"]]),
         _img(png, "detection precision-recall"),
     ]
 

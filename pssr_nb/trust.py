@@ -16,9 +16,10 @@ Three checks a sceptical microscopist asks for:
   (:mod:`pssr_nb.structure`'s ridge filter) where they are as strong as a line of a
   fifth of the training contrast, and the share of the field under such lines at
   least three LR pixels long is compared with that of a Gaussian of the same noise
-  (the tuned denoising baseline, which cannot add structure), over several noise draws. A model that paints membranes onto noise fails it; the
-  standard deviation after smoothing at one LR pixel (the old bar, beside bicubic)
-  is kept as a second number, but a painter of thin lines can pass that one.
+  (the tuned denoising baseline, which cannot add structure), over several noise
+  draws. A model that paints membranes onto noise fails it; the standard deviation
+  after smoothing at one LR pixel (the old bar, beside bicubic) is kept as a second
+  number, but a painter of thin lines can pass that one.
 - **Uncertainty against error.** The spread of test-time augmentations is an
   uncertainty map; where the truth is known, the rank correlation of
   uncertainty with actual error, and the mean error in each uncertainty
@@ -158,7 +159,7 @@ def line_threshold(lines: Lines, contrast: float = LINE_CONTRAST) -> float:
 
 #: A flat-field output is flagged when its long-line cover exceeds the bar's by this many
 #: standard errors of the draw-by-draw difference and by at least this fraction of the field
-#: (a few short lines on a 256 x 256 field; the painters of the tests draw 1.5 % or more).
+#: (a few short lines on a 256 x 256 field; the EM painters of the tests draw 1.5 % or more).
 FLAT_Z = 2.0
 FLAT_MARGIN = 0.001
 
@@ -205,7 +206,7 @@ def flat_field_check(
     dict
         ``rows``: per level the input noise SD and, per method (``model``, ``bicubic`` and
         the bar), the mean over draws of its structure SD (:func:`structure_sd`) and of
-        :func:`long_lines` above the bar's noise, with their SDs; ``invents`` per level:
+        :func:`long_lines` (above :func:`line_threshold`), with their SDs; ``invents`` per level:
         the model's long lines exceed the bar's (:data:`FLAT_Z`, :data:`FLAT_MARGIN`);
         ``bar``: the bar's name; ``images``: the first draw, for figures.
     """
