@@ -48,6 +48,21 @@ def test_shipped_manifest_is_complete():
             assert d.url or d.doi
 
 
+def test_the_packaged_manifest_is_the_top_level_one():
+    """A plain copy, not a symlink (which Windows checkouts turn into a text file)."""
+    from pathlib import Path
+
+    from pssr_nb.manifest import MANIFEST_PATH
+
+    top = Path(__file__).resolve().parents[1] / "data_manifest.yml"
+    if not top.exists():
+        pytest.skip("not a source checkout")
+    assert not MANIFEST_PATH.is_symlink()
+    assert MANIFEST_PATH.read_bytes() == top.read_bytes(), (
+        "data_manifest.yml was edited: copy it to pssr_nb/data_manifest.yml"
+    )
+
+
 def test_fetch_verifies_the_checksum(server, cache):
     root, url = server
     payload = b"pixels" * 1000
