@@ -150,6 +150,26 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print("  open it in Fiji (deepImageJ), napari or bioimageio.core; upload at bioimage.io")
 
 
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from .describe import REPORT, DataParams, pair_rows, run, summary_rows
+    from .errors import InputError
+    from .lessons import format_rows
+
+    params = from_namespace(DataParams, args)
+    if not params.images:
+        raise InputError(
+            "describe needs images.", fix="Give --images FILE_OR_FOLDER (and --lr-images DIR)."
+        )
+    report = run(params, args.out)
+    print(format_rows(summary_rows(report)))
+    if report["pairs"]:
+        print(format_rows(pair_rows(report)))
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(f"report: {Path(args.out).resolve() / REPORT}")
+    return 1 if report["warnings"] else 0
+
+
 def _cmd_inspect(args: argparse.Namespace) -> None:
     from .data import Source
 
@@ -185,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .benchmark import BenchmarkParams
     from .calibrate import CalibrateParams
     from .demo import DemoParams
+    from .describe import DataParams
     from .model_zoo import ExportParams
     from .phantoms import SimulateParams
     from .predict import PredictParams
@@ -252,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-image", default=None, help="LR image whose centre is the test input")
     add_arguments(p, ExportParams)
     p.set_defaults(func=_cmd_export, params_cls=None)  # the package records itself
+
+    p = sub.add_parser(
+        "describe", help="describe images (and LR/HR pairs): bits, range, noise, saturation, offset"
+    )
+    p.add_argument("--out", required=True, help="output folder (data_report.json)")
+    add_arguments(p, DataParams)
+    p.set_defaults(func=_cmd_describe, params_cls=DataParams)
 
     p = sub.add_parser("inspect", help="show axes, dtype, pixel size and intensity range of images")
     p.add_argument("paths", nargs="+", help="image files")

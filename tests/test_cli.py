@@ -111,6 +111,20 @@ def test_simulate_inspect_and_datasets(tmp_path, capsys):
     assert "phantom_em" in capsys.readouterr().out
 
 
+def test_describe_reports_images_and_pairs(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["simulate", "--out", str(data), "--n-images", "2", "--size", "64"]) == 0
+    capsys.readouterr()
+    args = ["describe", "--images", str(data / "hr"), "--lr-images", str(data / "lr")]
+    assert main([*args, "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("em_00") >= 4 and "offset_y_hr_px" in out  # two images, two pairs
+    report = json.loads((tmp_path / "report" / "data_report.json").read_text())
+    assert len(report["pairs"]) == 2 and not report["warnings"]
+    assert main(["describe", "--out", str(tmp_path / "none")]) == 2
+    assert "--images" in capsys.readouterr().err
+
+
 def test_errors_are_one_readable_message(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.tif")]) == 2
     err = capsys.readouterr().err
