@@ -814,6 +814,7 @@ def start_or_resume(
     crappifier: Crappifier | str | Path | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = True,
+    on_validate: ValidationHook | None = None,
 ) -> TrainResult:
     """Continue the latest interrupted run in ``runs_dir``, else start the next ``run_NNN``.
 
@@ -821,15 +822,17 @@ def start_or_resume(
     same cell again continues where the checkpoint left off; after a finished run it
     starts a new folder, so no trained model is ever replaced. An interrupted run
     whose settings or images have since changed is left as it is, with a message.
+    The arguments are :func:`run`'s.
     """
     runs = run_folders(runs_dir)
     if runs and is_interrupted(runs[-1]):
         try:
             print(f"Continuing the interrupted run in {runs[-1]}")
-            return run(params, hr, runs[-1], crappifier, True, callback, progress)
+            return run(params, hr, runs[-1], crappifier, True, callback, progress, on_validate)
         except ResumeMismatchError as exc:
             print(f"Not continuing {runs[-1].name}: {exc.problem}\nStarting a new run instead.")
-    return run(params, hr, next_run_folder(runs_dir), crappifier, False, callback, progress)
+    folder = next_run_folder(runs_dir)
+    return run(params, hr, folder, crappifier, False, callback, progress, on_validate)
 
 
 def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, progress: bool) -> str:

@@ -352,8 +352,12 @@ def test_start_or_resume_continues_an_interrupted_run_and_never_replaces_a_finis
     hr_folder, tmp_path
 ):
     params = TrainParams(steps=6, checkpoint_minutes=0, **TINY)
-    first = start_or_resume(params, hr_folder, tmp_path, progress=False)
+    seen = []
+    first = start_or_resume(
+        params, hr_folder, tmp_path, progress=False, on_validate=lambda m, row: seen.append(row)
+    )
     assert first.out_dir.name == "run_001" and first.summary["stopped"] == "finished"
+    assert seen  # the validation hook is passed on to run
     second = start_or_resume(params, hr_folder, tmp_path, progress=False)
     assert second.out_dir.name == "run_002"  # finished runs are kept
 
