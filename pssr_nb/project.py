@@ -301,8 +301,8 @@ class Project:
         return self.get("hr") or self.sample_data()["train"] / "hr"
 
     def lr(self) -> Path:
-        """The recorded LR images to super-resolve, else the held-out sample phantoms."""
-        return self.get("lr") or self.sample_data()["test"] / "lr"
+        """The LR images notebook 01 recorded (``paired_lr``), else the held-out sample phantoms."""
+        return self.get("paired_lr") or self.sample_data()["test"] / "lr"
 
     def __repr__(self) -> str:
         return f"Project({str(self.folder)!r}, steps={list(self.steps)})"

@@ -87,6 +87,7 @@ def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
 
     project = Project(tmp_path / "p")
     sample = project.pairs()
+    assert project.lr().parent.name == "test"  # the held-out sample phantoms
     assert len(sample) == 4 and all(lr.parent.name == "lr" for lr, _ in sample)
     import numpy as np
 
@@ -102,6 +103,7 @@ def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
     assert [(lr.name, hr.name) for lr, hr in project.pairs()] == [
         ("cell_lowsnr.tif", "cell_highsnr.tif")
     ]
+    assert project.lr() == tmp_path / "lr"  # what notebook 04 super-resolves by default
 
 
 def test_benchmark_pairs_are_given_recorded_or_the_held_out_sample(tmp_path):
