@@ -161,11 +161,13 @@ class Project:
                 return {"path": str(value.resolve())}
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The most recently recorded value of ``key`` over all steps (paths as Path)."""
-        found = [
-            (entry.get("recorded", ""), entry[key]) for entry in self.steps.values() if key in entry
-        ]
+    def get(self, key: str, default: Any = None, step: str | None = None) -> Any:
+        """The most recently recorded value of ``key`` (paths as Path).
+
+        Over all steps, or only what ``step`` recorded.
+        """
+        entries = [self.steps.get(step, {})] if step else self.steps.values()
+        found = [(entry.get("recorded", ""), entry[key]) for entry in entries if key in entry]
         if not found:
             return default
         value = max(found, key=lambda item: item[0])[1]
@@ -232,9 +234,22 @@ class Project:
             "val_hr": str(test / "hr"),
         }
 
+    def trained_model(self) -> Path | None:
+        """The model notebook 03 trained (or imported from PSSR2), if any.
+
+        Not "the last model recorded": notebooks 04 and 05 record the model they used,
+        which may be a sample model chosen for one run.
+        """
+        found = [
+            (self.steps[s].get("recorded", ""), s)
+            for s in ("train", "import_pssr2")
+            if "model" in self.steps.get(s, {})
+        ]
+        return self.get("model", step=max(found)[1]) if found else None
+
     def model(self) -> TrainedModel:
-        """The recorded model, else the shipped sample model."""
-        path = self.get("model")
+        """The model notebook 03 trained, else the shipped sample model."""
+        path = self.trained_model()
         return TrainedModel.load(path) if path is not None else load_sample_model()
 
     def model_path(self, choice: str = "") -> Path:
@@ -244,7 +259,7 @@ class Project:
         written as a pssr_nb model under ``models/`` in the project.
         """
         if not choice:
-            return self.get("model") or sample_model_path()
+            return self.trained_model() or sample_model_path()
         if choice in SAMPLE_MODELS:
             return sample_model_path(choice)
         path = Path(choice)

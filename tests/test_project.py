@@ -77,7 +77,15 @@ def test_model_choice_imports_pssr2_and_explains_a_missing_file(tmp_path):
     converted = project.model_path(str(tmp_path / "theirs.pth"))
     assert converted.parent == tmp_path / "models"
     assert TrainedModel.load(converted).config.scale == 2
-    assert project.get("model") == converted  # what notebook 04 uses next time
+    assert project.model_path("") == converted  # what notebook 04 uses next time
+    # a sample model chosen for one benchmark does not replace the trained one
+    project.record("benchmark", model=sample_model_path("em_x4"))
+    assert project.model_path("") == converted
+    trained = tmp_path / "run" / "model_best.pt"
+    project.record("train", model=trained)
+    assert (
+        project.model_path("") == trained and project.get("model", step="import_pssr2") == converted
+    )
     with pytest.raises(InputError, match="does not exist"):
         project.model_path(str(tmp_path / "nothing.pt"))
 
