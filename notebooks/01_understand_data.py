@@ -173,6 +173,7 @@ if params.images:  # your own images: the next notebooks use them instead of the
         "your_data",
         hr=Path(params.images),
         paired_lr=paired,
+        pattern=params.pattern,
         lr_token=params.lr_token,
         hr_token=params.hr_token,
     )

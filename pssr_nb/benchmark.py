@@ -202,12 +202,9 @@ def match_files(
     params: BenchmarkParams,
 ) -> list[tuple[Path, Path]]:
     """LR and HR files or folders paired by name (with the tokens of ``params``)."""
-    from .data import match_pairs
-    from .io import image_files
+    from .data import find_pairs
 
-    lr_files = [f for p in ([lr] if isinstance(lr, (str, Path)) else lr) for f in image_files(p)]
-    hr_files = [f for p in ([hr] if isinstance(hr, (str, Path)) else hr) for f in image_files(p)]
-    return match_pairs(lr_files, hr_files, params.lr_token or None, params.hr_token or None)
+    return find_pairs(lr, hr, params.lr_token, params.hr_token)
 
 
 def file_cases(

@@ -383,6 +383,8 @@ def run(
     hr: str | Path | None = None,
     fit: bool = True,
     overwrite: bool = False,
+    lr_token: str = "",
+    hr_token: str = "",
 ) -> Calibration:
     """Calibrate from image files and write ``crappifier.json`` and ``calibration.json``.
 
@@ -400,10 +402,12 @@ def run(
         Run the distribution-matching fit (pairs only).
     overwrite : bool
         Replace a calibration already in ``out_dir`` (checked before any work).
+    lr_token, hr_token : str
+        Parts of the names to ignore when pairing (e.g. ``lowsnr``/``highsnr``).
 
     Stacks contribute their middle plane.
     """
-    from .data import match_pairs
+    from .data import find_pairs
     from .describe import middle_plane
     from .io import image_files, read_image
 
@@ -414,7 +418,7 @@ def run(
         planes = [middle_plane(read_image(f)) for f in lr_files]
         calibration = calibrate_lr_only(planes, params, names=[str(f) for f in lr_files])
     else:
-        pairs = match_pairs(lr_files, image_files(hr))
+        pairs = find_pairs(lr, hr, lr_token, hr_token)
         planes = [(middle_plane(read_image(a)), middle_plane(read_image(b))) for a, b in pairs]
         calibration = calibrate_pairs(planes, params, [a.stem for a, _ in pairs], fit=fit)
     calibration.save(out_dir, overwrite)

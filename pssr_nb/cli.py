@@ -65,7 +65,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> None:
 
     params = from_namespace(CalibrateParams, args)
     calibration = run(
-        params, args.lr, args.out, hr=args.hr, fit=not args.physical_only, overwrite=args.overwrite
+        params,
+        args.lr,
+        args.out,
+        hr=args.hr,
+        fit=not args.physical_only,
+        overwrite=args.overwrite,
+        lr_token=args.lr_token,
+        hr_token=args.hr_token,
     )
     print(format_rows(calibration.rows()))
     for warning in calibration.warnings:
@@ -236,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--physical-only", action="store_true", help="skip the distribution fit (seconds faster)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace a calibration in --out")
+    p.add_argument("--lr-token", default="", help="part of LR names to ignore when pairing")
+    p.add_argument("--hr-token", default="", help="part of HR names to ignore when pairing")
     add_arguments(p, CalibrateParams)
     p.set_defaults(func=_cmd_calibrate, params_cls=CalibrateParams)
 

@@ -640,6 +640,31 @@ def match_pairs(
     return [(lr_keys[k][0], hr_keys[k][0]) for k in sorted(lr_keys)]
 
 
+def find_pairs(
+    lr: str | Path | Sequence[str | Path],
+    hr: str | Path | Sequence[str | Path],
+    lr_token: str | None = None,
+    hr_token: str | None = None,
+    hr_pattern: str = "*",
+) -> list[tuple[Path, Path]]:
+    """(LR, HR) file pairs from files or folders, as every step of the workflow pairs them.
+
+    ``hr_pattern`` picks the HR files inside a folder (e.g. ``*highsnr*``); files on the
+    HR side are never LR candidates, so LR and HR images may share one folder. Then
+    :func:`match_pairs` pairs them by name, ignoring the tokens.
+    """
+    from .io import image_files
+
+    def files(where, pattern="*"):
+        where = [where] if isinstance(where, (str, Path)) else where
+        return [f for w in where for f in image_files(w, pattern)]
+
+    hr_files = files(hr, hr_pattern)
+    taken = {f.resolve() for f in hr_files}
+    lr_files = [f for f in files(lr) if f.resolve() not in taken]
+    return match_pairs(lr_files, hr_files, lr_token or None, hr_token or None)
+
+
 def check_pair_shapes(pairs: Sequence[tuple[Source, Source]], scale: int) -> None:
     """Raise a :class:`PairingError` listing every pair whose sizes disagree with the scale.
 

@@ -280,23 +280,21 @@ class Project:
 
     def pairs(self) -> list[tuple[Path, Path]]:
         """(LR, HR) file pairs recorded by notebook 01, else the sample's training pairs."""
-        from .data import match_pairs
-        from .io import image_files as files
+        from .data import find_pairs
 
         lr = self.get("paired_lr")
         if lr is None:
             sample = self.sample_data()["train"]
-            return match_pairs(files(sample / "lr"), files(sample / "hr"))
-        return match_pairs(
-            files(lr), files(self.hr()), self.get("lr_token") or None, self.get("hr_token") or None
+            return find_pairs(sample / "lr", sample / "hr")
+        return find_pairs(
+            lr, self.get("hr"), self.get("lr_token"), self.get("hr_token"), self.hr_pattern()
         )
 
     def test_pairs(
         self, lr: str = "", hr: str = "", lr_token: str = "", hr_token: str = ""
     ) -> list[tuple[Path, Path]]:
         """(LR, HR) pairs to benchmark on: the given folders, else the recorded or held-out pairs."""
-        from .data import match_pairs
-        from .io import image_files as files
+        from .data import find_pairs
 
         if lr or hr:
             if not (lr and hr):
@@ -305,15 +303,29 @@ class Project:
                     path=lr or hr,
                     fix="Fill in both paths, or leave both empty for the recorded pairs.",
                 )
-            return match_pairs(files(lr), files(hr), lr_token or None, hr_token or None)
+            return find_pairs(lr, hr, lr_token, hr_token)
         if self.get("paired_lr") is not None:
             return self.pairs()
         test = self.sample_data()["test"]
-        return match_pairs(files(test / "lr"), files(test / "hr"))
+        return find_pairs(test / "lr", test / "hr")
 
-    def hr(self) -> Path:
-        """The recorded HR images, else the sample training phantoms."""
-        return self.get("hr") or self.sample_data()["train"] / "hr"
+    def hr_pattern(self) -> str:
+        """The HR file name pattern notebook 01 recorded (``*``: every image)."""
+        return self.get("pattern", step="your_data") or "*"
+
+    def hr(self) -> Path | list[Path]:
+        """The recorded HR images, else the sample training phantoms.
+
+        A folder, or the files in it that match the recorded pattern (so that the noisy
+        images of a folder that holds both are not trained on).
+        """
+        from .io import image_files
+
+        hr = self.get("hr")
+        if hr is None:
+            return self.sample_data()["train"] / "hr"
+        pattern = self.hr_pattern()
+        return hr if pattern == "*" else image_files(hr, pattern)
 
     def lr(self) -> Path:
         """The LR images notebook 01 recorded (``paired_lr``), else the held-out sample phantoms."""

@@ -125,6 +125,22 @@ def test_describe_reports_images_and_pairs(tmp_path, capsys):
     assert "--images" in capsys.readouterr().err
 
 
+def test_calibrate_pairs_files_whose_names_differ_by_a_word(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    assert main(["simulate", "--out", str(data), "--n-images", "1", "--size", "128"]) == 0
+    low, high = tmp_path / "cell_lowsnr.tif", tmp_path / "cell_highsnr.tif"
+    shutil.copy(data / "lr" / "em_000.tif", low)
+    shutil.copy(data / "hr" / "em_000.tif", high)
+    args = ["calibrate", "--lr", str(low), "--hr", str(high), "--physical-only"]
+    tokens = ["--lr-token", "lowsnr", "--hr-token", "highsnr"]
+    assert main([*args, "--out", str(tmp_path / "none")]) == 2  # the names differ
+    assert "no partner" in capsys.readouterr().err
+    assert main([*args, *tokens, "--out", str(tmp_path / "cal")]) == 0
+    assert (tmp_path / "cal" / "crappifier.json").is_file()
+
+
 def test_errors_are_one_readable_message(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.tif")]) == 2
     err = capsys.readouterr().err

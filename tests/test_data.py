@@ -220,3 +220,17 @@ def test_source_of_names_the_image_each_crop_comes_from():
     picked = [ds.source_of(i) for i in range(40)]
     assert set(picked) == {0, 1}
     assert all(int(round(float(ds[i].max()) * 2)) == picked[i] for i in range(40))
+
+
+def test_pairs_are_found_in_one_folder_that_holds_both_sides(tmp_path):
+    from pssr_nb.data import find_pairs
+
+    for name in ("mito_lowsnr", "mito_highsnr", "nucleus_lowsnr", "nucleus_highsnr"):
+        write_tiff(tmp_path / f"{name}.tif", np.zeros((8, 8), np.uint8), "YX")
+    pairs = find_pairs(tmp_path, tmp_path, "lowsnr", "highsnr", hr_pattern="*highsnr*")
+    assert [(a.name, b.name) for a, b in pairs] == [
+        ("mito_lowsnr.tif", "mito_highsnr.tif"),
+        ("nucleus_lowsnr.tif", "nucleus_highsnr.tif"),
+    ]
+    with pytest.raises(PairingError, match="no partner"):
+        find_pairs(tmp_path, tmp_path, "lowsnr", "highsnr")  # every image on the HR side

@@ -114,6 +114,25 @@ def test_pairs_come_from_notebook_01_else_from_the_sample(tmp_path):
     assert project.lr() == tmp_path / "lr"  # what notebook 04 super-resolves by default
 
 
+def test_one_folder_with_both_sides_is_used_as_notebook_01_chose(tmp_path):
+    import numpy as np
+
+    from pssr_nb.io import write_tiff
+
+    folder = tmp_path / "gigadb"
+    for name in ("mito_lowsnr", "mito_highsnr", "nucleus_lowsnr", "nucleus_highsnr"):
+        write_tiff(folder / f"{name}.tif", np.zeros((8, 8), np.uint8), "YX")
+    project = Project(tmp_path / "p")
+    project.record("your_data", hr=folder, paired_lr=folder, pattern="*highsnr*",
+                   lr_token="lowsnr", hr_token="highsnr")  # fmt: skip
+    assert [p.name for p in project.hr()] == ["mito_highsnr.tif", "nucleus_highsnr.tif"]
+    assert [(a.name, b.name) for a, b in project.pairs()] == [
+        ("mito_lowsnr.tif", "mito_highsnr.tif"),
+        ("nucleus_lowsnr.tif", "nucleus_highsnr.tif"),
+    ]
+    assert project.test_pairs() == project.pairs()
+
+
 def test_benchmark_pairs_are_given_recorded_or_the_held_out_sample(tmp_path):
     import numpy as np
 
