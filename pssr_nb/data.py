@@ -635,7 +635,7 @@ def match_pairs(
             "Some files have no partner with a matching name:\n" + "\n".join(lines),
             fix="Give each LR file the same name as its HR file, or move the unpaired files "
             "away; where names differ by a word (e.g. 'lowsnr'/'highsnr'), notebooks 01 and "
-            "05 and pssr-nb benchmark (--lr-token/--hr-token) can ignore it.",
+            "05, pssr-nb calibrate and pssr-nb benchmark (--lr-token/--hr-token) can ignore it.",
         )
     return [(lr_keys[k][0], hr_keys[k][0]) for k in sorted(lr_keys)]
 
