@@ -665,6 +665,24 @@ def find_pairs(
     return match_pairs(lr_files, hr_files, lr_token or None, hr_token or None)
 
 
+def lr_partners(
+    lr: str | Path,
+    hr_files: Sequence[Path],
+    lr_token: str | None = None,
+    hr_token: str | None = None,
+) -> dict[Path, Path | None]:
+    """The LR file named like each HR file (None where there is none), for reports.
+
+    Like :func:`find_pairs`, but an HR file without a partner is reported, not an error;
+    the LR candidates are the images of ``lr`` that are not HR files.
+    """
+    from .io import image_files
+
+    taken = {Path(f).resolve() for f in hr_files}
+    by_name = {_pair_key(f, lr_token): f for f in image_files(lr) if f.resolve() not in taken}
+    return {Path(f): by_name.get(_pair_key(Path(f), hr_token)) for f in hr_files}
+
+
 def check_pair_shapes(pairs: Sequence[tuple[Source, Source]], scale: int) -> None:
     """Raise a :class:`PairingError` listing every pair whose sizes disagree with the scale.
 

@@ -224,11 +224,10 @@ def run(
     images = [describe_image(p) for p in hr_files]
     pairs = []
     if lr_path is not None:
-        from .data import _pair_key
+        from .data import lr_partners
 
-        lr_files = {_pair_key(p, params.lr_token): p for p in image_files(lr_path)}
-        for p in hr_files:
-            match = lr_files.get(_pair_key(p, params.hr_token))
+        partners = lr_partners(lr_path, hr_files, params.lr_token, params.hr_token)
+        for p, match in partners.items():
             if match is None:
                 pairs.append(
                     {

@@ -131,3 +131,26 @@ def test_run_on_the_real_low_high_snr_pairs(shared_data, tmp_path):
     for pair in report["pairs"]:
         assert pair["lr"].endswith("lowsnr.png")
         assert max(map(abs, pair["offset_hr_px"])) < 1.0
+
+
+def test_one_folder_holding_both_sides_is_described_as_pairs(tmp_path):
+    from pathlib import Path
+
+    from pssr_nb.describe import DataParams, run
+
+    rng = np.random.default_rng(0)
+    for name in ("mito", "nucleus"):
+        clean = (rng.random((64, 64)) * 200).astype(np.uint8)
+        write_tiff(tmp_path / f"{name}_highsnr.tif", clean, "YX")
+        write_tiff(tmp_path / f"{name}_lowsnr.tif", clean, "YX")
+    params = DataParams(images=str(tmp_path), lr_images=str(tmp_path), scale=1,
+                        pattern="*highsnr*", lr_token="lowsnr", hr_token="highsnr")  # fmt: skip
+    report = run(params, tmp_path / "report")
+    assert [Path(r["file"]).name for r in report["images"]] == [
+        "mito_highsnr.tif",
+        "nucleus_highsnr.tif",
+    ]
+    assert [Path(p["lr"]).name for p in report["pairs"]] == [
+        "mito_lowsnr.tif",
+        "nucleus_lowsnr.tif",
+    ]
