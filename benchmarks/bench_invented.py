@@ -26,12 +26,11 @@ from pssr_nb.crappify import Crappifier
 from pssr_nb.detection import object_detection
 from pssr_nb.io import ImageData
 from pssr_nb.model_choice import open_model
-from pssr_nb.phantoms import MICROSCOPES, simulate
+from pssr_nb.phantoms import MICROSCOPES, default_microscope, simulate
 from pssr_nb.predict import PredictParams, predict_image
 from pssr_nb.structure import Lines, judge, structure_check
 from pssr_nb.trust import flat_field_check, flat_predictor
 
-MICROSCOPE = {"em": "sem", "fluorescence": "confocal"}
 SIZE = 256
 
 
@@ -48,7 +47,7 @@ def flag(value: bool) -> str:
 
 
 def run(specimen: str, images: int) -> None:
-    mic = MICROSCOPE[specimen]
+    mic = default_microscope(specimen)
     model = open_model(f"{specimen}_x4")
     lines = Lines.of_specimen(specimen, MICROSCOPES[mic])
     spare = simulate(specimen, (SIZE, SIZE), 4, seed=1500, microscope=mic)

@@ -42,7 +42,7 @@ from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_sc
 from .model_file import TrainedModel
 from .pair_target import make_target
 from .params import Checked, param, to_dict
-from .phantoms import MICROSCOPES, PhantomSet, simulate
+from .phantoms import MICROSCOPES, PhantomSet, default_microscope, simulate, specimen_of
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
 from .resolution import compare, standard_outputs
@@ -113,11 +113,11 @@ class Case:
 def _model_specimen(model: TrainedModel, specimen: str) -> str:
     if specimen != "auto":
         return specimen
-    return "em" if "EM" in model.modality else "fluorescence"
+    return specimen_of(model.modality)
 
 
 def _microscope(specimen: str) -> str:
-    return "sem" if specimen == "em" else "confocal"
+    return default_microscope(specimen)
 
 
 def _predict(model: TrainedModel, image: ImageData, params: BenchmarkParams):
@@ -652,7 +652,8 @@ def evaluate(
         if not r["geometry_ok"] and r["method"] in ("model", "bicubic")
     ]
     first = cases[0]
-    best_baseline = headline(rows)["psnr"]["best_baseline"]
+    scores_headline = headline(rows)
+    best_baseline = scores_headline["psnr"]["best_baseline"]
     uncertainty = uncertainty_maps = None
     if first.uncertainty is not None:
         measured = [
@@ -681,7 +682,7 @@ def evaluate(
         data=data,
         scores=rows,
         summary=summarize(rows),
-        headline=headline(rows),
+        headline=scores_headline,
         warnings=warnings,
         cases=cases,
         maps=maps(first),

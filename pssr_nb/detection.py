@@ -126,10 +126,10 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
 
 def precision_recall(response, size, border, known, radius) -> dict[str, Any]:
     """The sweep for one response: its curve, AP, and the counts at its best F1."""
-    sweep = [_counts(response, float(np.quantile(response, q)), size, border, known, radius)
-             for q in QUANTILES]  # fmt: skip
+    sweep = [_counts(response, float(t), size, border, known, radius)
+             for t in np.quantile(response, QUANTILES)]  # fmt: skip
     recall = np.array([c["recall"] for c in sweep])
-    precision = np.array([c["precision"] if c["detected"] else 1.0 for c in sweep])
+    precision = np.array([c["precision"] for c in sweep])  # 1 where nothing is detected
     best = max(sweep, key=lambda c: c["f1"])
     return {
         **{k: best[k] for k in ("objects", "tp", "fp", "fn", "precision", "recall")},

@@ -94,10 +94,11 @@ def example_input(model: Any, image: np.ndarray | None = None, size: int = 64) -
     c = model.config
     size = max(c.multiple, size - size % c.multiple)
     if image is None:
-        from .phantoms import simulate
+        from .phantoms import simulate, specimen_of
 
-        specimen = "em" if "EM" in model.modality else "fluorescence"
-        phantom = simulate(specimen, (size * c.scale,) * 2, c.scale, frames=c.frames, seed=0)
+        phantom = simulate(
+            specimen_of(model.modality), (size * c.scale,) * 2, c.scale, frames=c.frames, seed=0
+        )
         image = phantom.lr
     image = np.asarray(image, np.float32)
     image = image[None] if image.ndim == 2 else image

@@ -306,6 +306,16 @@ class PhantomSet:
         }
 
 
+def default_microscope(specimen: str) -> str:
+    """The preset that images a specimen: ``sem`` for EM, ``confocal`` otherwise."""
+    return "sem" if specimen == "em" else "confocal"
+
+
+def specimen_of(modality: str) -> str:
+    """The phantom specimen of a model's modality text (``em`` for EM, else ``fluorescence``)."""
+    return "em" if "EM" in modality else "fluorescence"
+
+
 def simulate(
     specimen: str = "em",
     shape: tuple[int, int] = (256, 256),
@@ -351,7 +361,7 @@ def simulate(
     if specimen not in SPECIMENS:
         raise InputError(f"Unknown specimen {specimen!r}.", fix=f"Choose one of {SPECIMENS}.")
     if microscope is None:
-        microscope = "sem" if specimen == "em" else "confocal"
+        microscope = default_microscope(specimen)
     if isinstance(microscope, str):
         if microscope not in MICROSCOPES:
             raise InputError(

@@ -80,14 +80,18 @@ def ridge_response(image: np.ndarray, lines: Lines) -> np.ndarray:
                 mode="reflect")  # fmt: skip
 
 
-def trace(response: np.ndarray, threshold: float, lines: Lines) -> np.ndarray:
-    """The skeleton of the response above ``threshold``; specks shorter than the tolerance go."""
-    mask = response > threshold
+def pieces_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected pieces of a mask (labels) and each label's size (label 0: none)."""
     pieces, n = ndimage.label(mask, structure=np.ones((3, 3)))
     sizes = np.bincount(pieces.ravel(), minlength=n + 1)
-    keep = sizes >= max(int(2 * lines.tolerance), 2)
-    keep[0] = False
-    return skeletonize(keep[pieces])
+    sizes[0] = 0
+    return pieces, sizes
+
+
+def trace(response: np.ndarray, threshold: float, lines: Lines) -> np.ndarray:
+    """The skeleton of the response above ``threshold``; specks shorter than the tolerance go."""
+    pieces, sizes = pieces_of(response > threshold)
+    return skeletonize((sizes >= max(int(2 * lines.tolerance), 2))[pieces])
 
 
 def betti(skeleton: np.ndarray) -> tuple[int, int]:
@@ -148,10 +152,11 @@ def trace_best(
     reference = truth_skeleton(truth, lines) if reference is None else reference
     inner = _border(truth.shape, int(np.ceil(3 * lines.sigma)))
     response = ridge_response(care_normalize(image, truth)[0], lines)
+    reference = reference & inner
     best = None
-    for q in QUANTILES:
-        skeleton = trace(response, float(np.quantile(response, q)), lines) & inner
-        scored = compare(skeleton, reference & inner, lines.tolerance)
+    for q, threshold in zip(QUANTILES, np.quantile(response, QUANTILES), strict=True):
+        skeleton = trace(response, float(threshold), lines) & inner
+        scored = compare(skeleton, reference, lines.tolerance)
         if best is None or scored["f1"] > best["f1"]:
             best = {**scored, "skeleton": skeleton, "threshold": float(q)}
     best["pieces"], best["regions"] = betti(best["skeleton"])

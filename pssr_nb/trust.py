@@ -43,9 +43,9 @@ from .io import ImageData
 from .metrics import score
 from .model_file import TrainedModel
 from .normalize import Normalization
-from .phantoms import MICROSCOPES, PhantomSet
+from .phantoms import MICROSCOPES, PhantomSet, default_microscope, specimen_of
 from .predict import PredictParams, predict_normalized
-from .structure import Lines, ridge_response
+from .structure import Lines, pieces_of, ridge_response
 from .units import input_normalization, source_units
 
 #: Flat-field brightness levels, in normalised units (fractions of the training contrast).
@@ -134,11 +134,8 @@ def long_lines(image: np.ndarray, lines: Lines, threshold: float, length: float)
     The ridge response (:func:`pssr_nb.structure.ridge_response`) above ``threshold`` is
     reduced to a skeleton; pieces shorter than ``length`` (noise makes short ones) go.
     """
-    skeleton = skeletonize(ridge_response(image, lines) > threshold)
-    pieces, n = ndimage.label(skeleton, structure=np.ones((3, 3)))
-    sizes = np.bincount(pieces.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    return float(sizes[sizes >= length].sum() / skeleton.size)
+    _, sizes = pieces_of(skeletonize(ridge_response(image, lines) > threshold))
+    return float(sizes[sizes >= length].sum() / image.size)
 
 
 #: A traced line on a flat field is at least as strong as a line of this contrast, in the
@@ -214,7 +211,7 @@ def flat_field_check(
     if tuned is not None and tuned.gaussian_sigma is not None:
         bar = restoration_names(scale)["gaussian"]
     kept = ("bicubic",) if scale > 1 else ("input",)
-    names = ("model", kept[0], bar) if bar != kept[0] else ("model", kept[0])
+    names = tuple(dict.fromkeys(("model", kept[0], bar)))
     threshold = line_threshold(lines)
     rows, images = [], {}
     for i, level in enumerate(levels):
@@ -273,8 +270,8 @@ def flat_noise_check(
             else Crappifier.default(c.scale)
         )
     if lines is None:
-        specimen = "em" if "EM" in model.modality else "fluorescence"
-        lines = Lines.of_specimen(specimen, MICROSCOPES["sem" if specimen == "em" else "confocal"])
+        specimen = specimen_of(model.modality)
+        lines = Lines.of_specimen(specimen, MICROSCOPES[default_microscope(specimen)])
     predict = flat_predictor(model, params)
     return flat_field_check(predict, crappifier, c.scale, lines, c.offset, c.frames, tuned,
                             levels, size, draws, seed)  # fmt: skip
