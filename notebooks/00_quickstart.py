@@ -52,9 +52,7 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
 # %%
 from IPython.display import Image, display
 
-from pssr_nb.demo import QUICK, DemoParams, run
-from pssr_nb.project import open_project, quick_mode
-from pssr_nb.ui import Form
+from pssr_nb import Form, demo, open_project, quick_mode
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -77,12 +75,12 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 # weights — try both: in 3 CPU minutes the head start is worth about 0.7 dB.
 
 # %%
-form = Form(DemoParams, **(QUICK if quick_mode() else {}))
+form = Form(demo.DemoParams)
 form
 
 # %%
 params = form.params()
-report = run(params, project.folder / "quickstart")
+report = demo.run(params, project.folder / "quickstart")
 project.record("quickstart", report=project.folder / "quickstart" / "report.json")
 
 # %% [markdown]

@@ -55,13 +55,20 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from pssr_nb import describe
-from pssr_nb.io import read_image
-from pssr_nb.lessons import format_rows, sampling_table, shot_noise_table
-from pssr_nb.phantoms import simulate
-from pssr_nb.plotting import image_grid, intensity_histogram
-from pssr_nb.project import open_project, quick_mode
-from pssr_nb.ui import Form, Viewer
+from pssr_nb import (
+    Form,
+    Viewer,
+    describe,
+    format_rows,
+    image_grid,
+    intensity_histogram,
+    open_project,
+    quick_mode,
+    read_image,
+    sampling_table,
+    shot_noise_table,
+    simulate,
+)
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -143,7 +150,7 @@ viewer
 # larger pixels fall short; that missing detail is what super-resolution must restore.
 
 # %%
-phantom = simulate("em", (128, 128) if quick_mode() else (256, 256), scale=4, seed=0)
+phantom = simulate("em", (256, 256), scale=4, seed=0)
 print(format_rows(sampling_table(phantom)))
 image_grid({"truth": phantom.truth, "HR scan": phantom.hr, "LR scan": phantom.lr})
 plt.show()

@@ -54,15 +54,20 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 
-from pssr_nb import calibrate
-from pssr_nb.crappifier_fit import NoiseDistance
-from pssr_nb.crappify import Crappifier
-from pssr_nb.describe import middle_plane
-from pssr_nb.io import read_image
-from pssr_nb.lessons import format_rows
-from pssr_nb.plotting import image_grid, noise_profile_figure, physical_estimate_figure
-from pssr_nb.project import open_project, quick_mode
-from pssr_nb.ui import Form
+from pssr_nb import (
+    Crappifier,
+    Form,
+    NoiseDistance,
+    calibrate,
+    format_rows,
+    image_grid,
+    middle_plane,
+    noise_profile_figure,
+    open_project,
+    physical_estimate_figure,
+    quick_mode,
+    read_image,
+)
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -74,7 +79,7 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 # first few pairs.
 
 # %%
-pairs = project.pairs()[: 1 if quick_mode() else 3]
+pairs = project.pairs()[:3]
 planes = [(middle_plane(read_image(lr)), middle_plane(read_image(hr))) for lr, hr in pairs]
 names = [lr.stem for lr, _ in pairs]
 for name, (lr, hr) in zip(names, planes, strict=True):
@@ -100,11 +105,7 @@ for name, (lr, hr) in zip(names, planes, strict=True):
 # background light from read noise.
 
 # %%
-form = Form(
-    calibrate.CalibrateParams,
-    scale=project.get("scale") or 4,
-    **({"trials": 4, "blur": False} if quick_mode() else {}),
-)
+form = Form(calibrate.CalibrateParams, scale=project.scale())
 form
 
 # %%
@@ -161,7 +162,7 @@ def preview(point_scan):
         {"HR": hr, "crappified HR": calibrate.synthetic(hr, crappifier), "real LR": lr},
         zoom=2,
     )
-    noise_profile_figure(calibrate.residuals(calibration.profiles[0], crappifier))
+    noise_profile_figure(calibrate.compare_noise(calibration.profiles[0], {"synthetic": crappifier}))
     plt.show()
 
 

@@ -58,15 +58,22 @@ import math
 
 import matplotlib.pyplot as plt
 
-from pssr_nb import train
-from pssr_nb.devices import device_summary
-from pssr_nb.errors import InputError
-from pssr_nb.lessons import format_rows
-from pssr_nb.model_zoo import ExportParams
-from pssr_nb.plotting import image_grid, training_curves
-from pssr_nb.project import open_project, quick_mode
-from pssr_nb.ui import Form, LivePlot, Viewer
-from pssr_nb.validation import PREVIEWS, load_previews
+from pssr_nb import (
+    ExportParams,
+    Form,
+    InputError,
+    LivePlot,
+    Viewer,
+    device_summary,
+    export_bioimageio,
+    format_rows,
+    image_grid,
+    load_previews,
+    open_project,
+    quick_mode,
+    train,
+    training_curves,
+)
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -90,7 +97,8 @@ plt.show()
 
 # %% [markdown]
 # ## 3. The step: train
-# The settings, with what each does:
+# The settings, with what each does (the scale and the sampling geometry come from the
+# crappifier, so they are not asked again):
 #
 # - `preset` — network size: `small` (1.75 M parameters) trains fastest; `medium` and
 #   `large` need a GPU to pay off.
@@ -122,12 +130,7 @@ plt.show()
 # %%
 defaults = project.training_defaults(crappifier.scale)
 print("defaults from the project:", defaults)
-form = Form(
-    train.TrainParams,
-    scale=crappifier.scale,
-    **defaults,
-    **(train.QUICK if quick_mode() else {}),
-)
+form = Form(train.TrainParams, **defaults)
 form
 
 # %% [markdown]
@@ -164,7 +167,7 @@ print(format_rows(train.score_rows(result.summary)))
 # sharpen during training; `tile` picks another held-out region.
 
 # %%
-previews = load_previews(result.out_dir / PREVIEWS)
+previews = load_previews(result.out_dir)
 k = len(previews["steps"])
 viewer = Viewer(
     {
@@ -186,7 +189,7 @@ viewer
 
 # %%
 project.record(
-    "train", model=result.out_dir / "model_best.pt", run=result.out_dir, scale=params.scale
+    "train", model=result.out_dir / "model_best.pt", run=result.out_dir, scale=crappifier.scale
 )
 assert (result.out_dir / "model_best.pt").is_file()
 losses = [r["loss"] for r in result.history if r["kind"] == "train"]
@@ -205,7 +208,7 @@ if not params.init:  # a fine-tuned network starts low already
 # %%
 share = ExportParams(authors=("Your Name",), license="CC-BY-4.0", overwrite=True)
 try:
-    package = result.model.export_bioimageio(result.out_dir / "bioimageio.zip", share)
+    package = export_bioimageio(result.model, result.out_dir / "bioimageio.zip", share)
     project.record("share", package=package)
     print("BioImage Model Zoo package:", package)
 except InputError as exc:
@@ -233,7 +236,8 @@ max(val_rows, key=lambda r: float(r["gain_db"]))["step"]
 #   project on Drive keeps everything done so far.
 # - *"The settings differ from the interrupted run"* — the cell started a new run instead;
 #   to continue the old one, set the form back to its settings (see its `train.json`).
-# - *"The crappifier downsamples by … but scale is …"* — set `scale` to the crappifier's.
+# - *"The crappifier downsamples by … but scale is …"* — set `scale` to 0: the run takes
+#   the crappifier's.
 # - *"tile … is larger than the image"* — lower `tile` (a multiple of `scale` × 8).
 # - *"Out of GPU memory: training with batch size … instead"* (a warning) — the run
 #   continues with half the batch; set `batch_size` to that value to skip the retry.

@@ -51,13 +51,17 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
         )
 
 # %%
-from pssr_nb import predict
-from pssr_nb.devices import device_summary
-from pssr_nb.files import next_run_folder
-from pssr_nb.lessons import format_rows
-from pssr_nb.model_file import TrainedModel
-from pssr_nb.project import InferChoice, open_project, quick_mode
-from pssr_nb.ui import Form, Viewer
+from pssr_nb import (
+    Form,
+    Viewer,
+    device_summary,
+    format_rows,
+    next_run_folder,
+    open_model,
+    open_project,
+    predict,
+    quick_mode,
+)
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -70,19 +74,22 @@ print(device_summary())
 #   weights are read, no code in it runs) and saved as a pssr_nb model in the project.
 #   A BioImage Model Zoo package exported by pssr_nb (notebook 03's "Share" cell, a
 #   `.zip` or its folder) is read as the model it was exported from.
-# - `images` — an LR file or folder. Empty uses the held-out sample scans.
+# - `images` — an LR file or folder. Empty uses the LR images recorded in notebook 01,
+#   else the held-out sample scans.
+# - `axes` — only if a file declares its axes wrongly (e.g. a z-stack saved as a
+#   time-lapse): `ZYX`, `TYX`, … Empty reads them from the file.
 #
 # The images must come from the same kind of microscope and pixel size the model was
 # trained for: a model learns one degradation, not super-resolution in general.
 
 # %%
-choice_form = Form(InferChoice)
+choice_form = Form(predict.PredictInputs)
 choice_form
 
 # %%
 choice = choice_form.params()
 model_path = project.model_path(choice.model)
-model = TrainedModel.load(model_path)
+model = open_model(model_path)
 lr_images = choice.images or project.lr()
 print(model_path)
 print(model.describe())
@@ -97,13 +104,13 @@ print("images:", lr_images)
 # `dtype` chooses the output pixel type; `same` keeps the input's (8 or 16 bit).
 
 # %%
-form = Form(predict.PredictParams, tta=quick_mode())
+form = Form(predict.PredictParams)
 form
 
 # %%
 params = form.params()
 out = next_run_folder(project.folder / "infer")
-report = predict.run(params, model_path, lr_images, out)
+report = predict.run(params, model_path, lr_images, out, axes=choice.axes or None)
 print(format_rows(predict.summary_rows(report)))
 
 # %% [markdown]
@@ -138,7 +145,7 @@ assert (out / "predict.json").is_file()
 # 3. Predict with `dtype` = `float32`, and compare the values with the `same` output.
 
 # %% tags=["solution"]
-from pssr_nb.io import read_image
+from pssr_nb import read_image
 
 saved = read_image(report["files"][0]["output"])
 print(saved.pixel_size, "nm;", "input:", read_image(report["files"][0]["input"]).pixel_size)

@@ -61,15 +61,18 @@ if "google.colab" in sys.modules:  # Colab only; its torch, numpy and IPython ar
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pssr_nb import benchmark
+from pssr_nb import (
+    Form,
+    benchmark,
+    format_rows,
+    image_grid,
+    next_run_folder,
+    open_model,
+    open_project,
+    quick_mode,
+    write_report,
+)
 from pssr_nb import report_figures as figures
-from pssr_nb.files import next_run_folder
-from pssr_nb.lessons import format_rows
-from pssr_nb.model_file import TrainedModel
-from pssr_nb.plotting import image_grid
-from pssr_nb.project import BenchmarkChoice, open_project, quick_mode
-from pssr_nb.report import write_report
-from pssr_nb.ui import Form
 
 project = open_project()
 print(project.folder.resolve(), "| quick mode:", quick_mode())
@@ -87,13 +90,13 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 # empty use the pairs recorded in notebook 01, else the held-out sample pairs.
 
 # %%
-choice_form = Form(BenchmarkChoice)
+choice_form = Form(benchmark.BenchmarkInputs)
 choice_form
 
 # %%
 choice = choice_form.params()
 model_path = project.model_path(choice.model)
-model = TrainedModel.load(model_path)
+model = open_model(model_path)
 print(model.describe())
 
 # %% [markdown]
@@ -114,7 +117,7 @@ print(model.describe())
 # (beyond twice its measurement error) is flagged as a geometry error.
 
 # %%
-form = Form(benchmark.BenchmarkParams, **(benchmark.QUICK if quick_mode() else {}))
+form = Form(benchmark.BenchmarkParams)
 form
 
 # %%

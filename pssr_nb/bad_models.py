@@ -19,7 +19,10 @@ import numpy as np
 from scipy import ndimage
 
 from .metrics import care_normalize
+from .normalize import DEFAULT_PERCENTILES
 from .phantoms import simulate
+
+__all__ = ["blur", "over_sharpen", "paint", "specimen_detail"]
 
 
 def specimen_detail(
@@ -38,7 +41,7 @@ def paint(image: np.ndarray, detail: np.ndarray, contrast: float | None = None) 
     whose span is only noise, give the specimen's (1 in the normalised units).
     """
     if contrast is None:
-        lo, hi = np.percentile(image, [0.1, 99.9])
+        lo, hi = np.percentile(image, DEFAULT_PERCENTILES)
         contrast = float(hi - lo) or 1.0
     return image + contrast * detail[: image.shape[-2], : image.shape[-1]]
 

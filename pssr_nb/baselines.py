@@ -27,7 +27,25 @@ import numpy as np
 from scipy import ndimage
 
 from .metrics import care_normalize
+from .normalize import DEFAULT_PERCENTILES
 from .sampling import UPSAMPLE_METHODS, upsample
+
+__all__ = [
+    "NL_MEANS_H",
+    "SIGMAS",
+    "WIENER_BALANCES",
+    "WIENER_SIGMAS",
+    "baselines",
+    "deconvolve",
+    "interpolate",
+    "interpolation_names",
+    "nl_means",
+    "restoration_names",
+    "smooth",
+    "tune",
+    "tune_gaussian",
+    "Tuned",
+]
 
 #: Gaussian widths (HR pixels) tried when tuning the denoising baseline; 0 is no smoothing.
 SIGMAS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -69,7 +87,7 @@ def smooth(lr: np.ndarray, scale: int, offset: float, sigma: float) -> np.ndarra
 
 def _unit(image: np.ndarray) -> tuple[np.ndarray, float, float]:
     """The image on a 0-1 scale of its 0.1/99.9 percentiles, and the map back."""
-    lo, hi = np.percentile(image, [0.1, 99.9])
+    lo, hi = np.percentile(image, DEFAULT_PERCENTILES)
     span = float(hi - lo) or 1.0
     return (image - lo) / span, float(lo), span
 

@@ -26,7 +26,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,9 +39,10 @@ from .frc import average, frc, shifted_repeats
 from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
 from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
+from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
 from .pair_target import make_target
-from .params import Checked, param, to_dict
+from .params import Checked, param, setting_error, to_dict
 from .phantoms import MICROSCOPES, PhantomSet, default_microscope, simulate, specimen_of
 from .predict import PredictParams, predict_image
 from .registration import shift_with_error
@@ -49,17 +50,79 @@ from .resolution import compare, standard_outputs
 from .structure import Lines, judge, structure_check
 from .trust import flat_noise_check, uncertainty_against_trivial, uncertainty_calibration
 
+__all__ = [
+    "DATA_KINDS",
+    "DETECTION_FLAG",
+    "FRC_DRAWS",
+    "NOT_BASELINES",
+    "NOT_TRACED",
+    "SHIFT_LIMIT_PX",
+    "SUMMARY_SCORES",
+    "add_baselines",
+    "array_case",
+    "BenchmarkInputs",
+    "BenchmarkParams",
+    "BenchmarkResult",
+    "Case",
+    "evaluate",
+    "file_cases",
+    "frc_curves",
+    "gain_over_best_baseline",
+    "headline",
+    "invented_structure",
+    "known_objects",
+    "maps",
+    "match_files",
+    "phantom_cases",
+    "resolution_target",
+    "run",
+    "score_cases",
+    "summarize",
+    "summary_rows",
+    "uncertainty_and_error",
+]
+
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
-#: Smaller settings for quick mode (CI, a first look).
-QUICK = {"size": 128, "n_images": 1, "resolution_pairs": 6, "resolution_draws": 2}
 #: A shift against the reference above this many pixels (and beyond twice its
 #: measurement error) is a geometry error.
 SHIFT_LIMIT_PX = 0.1
 
 
 @dataclasses.dataclass
+class BenchmarkInputs(Checked):
+    """Which model to score on which real images (notebook 05, ``pssr-nb benchmark``)."""
+
+    model: str = param("", MODEL_HELP)
+    lr: tuple[str, ...] = param(
+        (),
+        "For real data: the LR (or low-SNR) files or folder. Empty: in notebook 05 the "
+        "pairs recorded in notebook 01, else the held-out sample pairs.",
+    )
+    hr: tuple[str, ...] = param(
+        (), "For real data: the HR (or high-SNR) files or folder, paired with lr by name."
+    )
+
+    def check_together(self) -> None:
+        if bool(self.lr) != bool(self.hr):
+            raise setting_error(
+                self,
+                "hr" if self.lr else "lr",
+                "the other side of the real pairs",
+                fix="Give both --lr and --hr (lr=, hr=), or neither.",
+            )
+
+
+@dataclasses.dataclass
 class BenchmarkParams(Checked):
     """Settings of a benchmark (the benchmark notebook's form and ``pssr-nb benchmark``)."""
+
+    #: Quick mode (CI, a first look): the starting values a form takes instead.
+    QUICK: ClassVar[dict[str, Any]] = {
+        "size": 128,
+        "n_images": 1,
+        "resolution_pairs": 6,
+        "resolution_draws": 2,
+    }
 
     data: str = param(
         "phantoms",
@@ -718,7 +781,7 @@ def run(
 
     check_free(out_dir, overwrite)  # before minutes of work, not after
     output_folder(out_dir)
-    model = TrainedModel.load(model_path)
+    model = open_model(model_path)
     result = evaluate(model, params, lr, hr, pairs)
     result.settings["model_file"] = str(model_path)
     write_report(result, out_dir, overwrite)

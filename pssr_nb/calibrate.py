@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,16 +36,27 @@ from .errors import InputError
 from .files import atomic_path, output_folder
 from .noise_model import NoiseModel, binned_variance, fit_line, image_noise_model, local_noise
 from .normalize import percentile_normalization
-from .pair_profile import PairProfile, estimate_noise, noise_overlap, profile_pair, residuals
+from .pair_profile import (
+    PairProfile,
+    estimate_noise,
+    level_variances,
+    noise_overlap,
+    profile_pair,
+    residuals,
+)
 from .params import Checked, param, to_dict
 from .point_scan import PointScanParams
+from .sampling import DOWNSAMPLE_MODES, scale_setting
 
 __all__ = [
+    "CalibrateInputs",
     "CalibrateParams",
     "Calibration",
+    "NoiseComparison",
     "PointScanParams",
     "calibrate_lr_only",
     "calibrate_pairs",
+    "compare_noise",
     "residuals",
     "synthetic",
 ]
@@ -55,12 +66,58 @@ REPORT = "calibration.json"
 
 
 @dataclasses.dataclass
+class NoiseComparison:
+    """Real and synthetic noise of one pair, ready to draw.
+
+    Attributes
+    ----------
+    residuals : dict
+        ``real`` and one entry per crappifier: each LR pixel minus the HR level around
+        it (flattened), comparable pixel for pixel.
+    curves : dict
+        The same names: ``(mean level, variance)`` per signal bin.
+    """
+
+    residuals: dict[str, np.ndarray]
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def compare_noise(
+    profile: PairProfile, crappifiers: dict[str, Crappifier], bins: int = 12, seed: int = 0
+) -> NoiseComparison:
+    """The real noise of a pair beside the synthetic noise of each named crappifier."""
+    found = {"real": None}
+    for name, crappifier in crappifiers.items():
+        r = residuals(profile, crappifier, seed)
+        found["real"], found[name] = r["real"], r["synthetic"]
+    level = profile.level.ravel().astype(np.float64)
+    curves = {}
+    for name, values in found.items():
+        means, variances, _ = binned_variance(level, values, bins)
+        curves[name] = (means, variances)
+    return NoiseComparison(found, curves)
+
+
+@dataclasses.dataclass
+class CalibrateInputs(Checked):
+    """What to calibrate from (``pssr-nb calibrate``; notebook 02 takes notebook 01's pairs)."""
+
+    lr: str = param("", "Real fast-scan (LR) image file or folder.", required=True)
+    hr: str = param(
+        "", "HR images of the same fields, paired by name; empty calibrates from the LR alone."
+    )
+    lr_token: str = param("", "Part of LR file names to ignore when pairing, e.g. lowsnr.")
+    hr_token: str = param("", "Part of HR file names to ignore when pairing, e.g. highsnr.")
+
+
+@dataclasses.dataclass
 class CalibrateParams(Checked):
     """Settings of automatic calibration."""
 
-    scale: int = param(
-        4, "LR pixel size / HR pixel size of the pairs (1: same pixel size).", minimum=1, maximum=16
-    )
+    #: Quick mode (CI, a first look): the starting values a form takes instead.
+    QUICK: ClassVar[dict[str, Any]] = {"trials": 4, "blur": False}
+
+    scale: int = scale_setting("of the pairs; 1: the same pixel size, denoising")
     trials: int = param(
         16, "Bayesian-optimisation trials per family (more: slower, closer fit).", minimum=1
     )
@@ -75,7 +132,7 @@ class CalibrateParams(Checked):
     mode: str = param(
         "decimate",
         "LR-only calibration: how the fast scan samples (a pair measures it instead).",
-        choices=("decimate", "area", "bilinear"),
+        choices=DOWNSAMPLE_MODES,
     )
     dose_range: float = param(
         1.0,
@@ -133,20 +190,21 @@ class Calibration:
         hr_noise = self.profiles[0].hr_noise
         return added.plus(hr_noise.scaled(noise_overlap(self.crappifier)))
 
-    def comparison(self, top: int = 3, pair: int = 0) -> dict[str, np.ndarray]:
+    def comparison(self, top: int = 3, pair: int = 0, bins: int = 12) -> NoiseComparison:
         """Real noise of one pair beside the synthetic noise of the ``top`` families.
 
         For :func:`~pssr_nb.plotting.noise_profile_figure`; with no ranking, the
         chosen crappifier alone.
         """
-        profile = self.profiles[pair]
         fits = self.ranking.results[:top] if self.ranking else []
-        named = [(r.family, r.crappifier) for r in fits] or [("calibrated", self.crappifier)]
-        out = residuals(profile, named[0][1])
-        out[named[0][0]] = out.pop("synthetic")
-        for name, crappifier in named[1:]:
-            out[name] = residuals(profile, crappifier)["synthetic"]
-        return out
+        named = {r.family: r.crappifier for r in fits} or {"calibrated": self.crappifier}
+        return compare_noise(self.profiles[pair], named, bins)
+
+    def noise_levels(self, bins: int = 12) -> tuple[np.ndarray, np.ndarray]:
+        """The LR noise variance by signal level, pooled over the pairs, the HR's own noise
+        taken out (what the physical estimate fits a line to): ``(means, variances)``."""
+        means, variances, _ = level_variances(self.profiles, bins)
+        return means, variances
 
     def rows(self) -> list[dict[str, Any]]:
         """The ranking table (one row per family), or the physical estimate alone."""
@@ -408,8 +466,7 @@ def run(
     Stacks contribute their middle plane.
     """
     from .data import find_pairs
-    from .describe import middle_plane
-    from .io import image_files, read_image
+    from .io import image_files, middle_plane, read_image
 
     check_free(out_dir, overwrite)
     output_folder(out_dir)

@@ -19,10 +19,13 @@ from .devices import environment
 from .errors import PssrError
 from .params import add_arguments, from_namespace, to_dict
 
+__all__ = ["INTERRUPTED", "build_parser", "main"]
 
-def _write_record(out: Path, command: str, params: Any, seconds: float) -> None:
+
+def _write_record(out: Path, command: str, params: Any, seconds: float, inputs: Any = None) -> None:
     record = {
         "command": command,
+        "inputs": to_dict(inputs) if inputs is not None else {},
         "params": to_dict(params) if params is not None else {},
         "environment": environment(),
         "seconds": round(seconds, 3),
@@ -60,19 +63,19 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> None:
-    from .calibrate import CalibrateParams, run
-    from .lessons import format_rows
+    from .calibrate import CalibrateInputs, CalibrateParams, run
+    from .tables import format_rows
 
-    params = from_namespace(CalibrateParams, args)
+    params, inputs = from_namespace(CalibrateParams, args), from_namespace(CalibrateInputs, args)
     calibration = run(
         params,
-        args.lr,
+        inputs.lr,
         args.out,
-        hr=args.hr,
+        hr=inputs.hr or None,
         fit=not args.physical_only,
         overwrite=args.overwrite,
-        lr_token=args.lr_token,
-        hr_token=args.hr_token,
+        lr_token=inputs.lr_token,
+        hr_token=inputs.hr_token,
     )
     print(format_rows(calibration.rows()))
     for warning in calibration.warnings:
@@ -84,10 +87,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import TrainParams, run
+    from .train import TrainInputs, TrainParams, run
 
-    params = from_namespace(TrainParams, args)
-    result = run(params, args.hr, args.out, crappifier=args.crappifier, resume=args.resume)
+    params, inputs = from_namespace(TrainParams, args), from_namespace(TrainInputs, args)
+    result = run(params, inputs.hr, args.out, crappifier=inputs.crappifier, resume=args.resume)
     best, s = result.summary["best"], result.summary
     if s["stopped"] != "finished":
         print(
@@ -112,10 +115,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import PredictParams, run
+    from .model_file import sample_model_path
+    from .predict import PredictInputs, PredictParams, run
 
-    params = from_namespace(PredictParams, args)
-    report = run(params, args.model, args.inputs, args.out, axes=args.axes)
+    params, inputs = from_namespace(PredictParams, args), from_namespace(PredictInputs, args)
+    model = inputs.model or sample_model_path()
+    report = run(params, model, inputs.images, args.out, axes=inputs.axes or None)
     for rec in report["files"]:
         print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
     for rec in report["failed"]:
@@ -124,13 +129,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from .benchmark import BenchmarkParams, run, summary_rows
-    from .lessons import format_rows
+    from .benchmark import BenchmarkInputs, BenchmarkParams, run, summary_rows
     from .model_file import sample_model_path
+    from .tables import format_rows
 
-    params = from_namespace(BenchmarkParams, args)
-    model = args.model or sample_model_path()
-    result = run(params, model, args.out, lr=args.lr, hr=args.hr, overwrite=args.overwrite)
+    params, inputs = from_namespace(BenchmarkParams, args), from_namespace(BenchmarkInputs, args)
+    model = inputs.model or sample_model_path()
+    lr, hr = inputs.lr or None, inputs.hr or None
+    result = run(params, model, args.out, lr=lr, hr=hr, overwrite=args.overwrite)
     print(format_rows(summary_rows(result)))
     print(result.headline["text"])
     for warning in result.warnings:
@@ -160,7 +166,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 def _cmd_describe(args: argparse.Namespace) -> int:
     from .describe import REPORT, DataParams, pair_rows, run, summary_rows
     from .errors import InputError
-    from .lessons import format_rows
+    from .tables import format_rows
 
     params = from_namespace(DataParams, args)
     if not params.images:
@@ -209,14 +215,14 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .benchmark import BenchmarkParams
-    from .calibrate import CalibrateParams
+    from .benchmark import BenchmarkInputs, BenchmarkParams
+    from .calibrate import CalibrateInputs, CalibrateParams
     from .demo import DemoParams
     from .describe import DataParams
     from .model_zoo import ExportParams
     from .phantoms import SimulateParams
-    from .predict import PredictParams
-    from .train import TrainParams
+    from .predict import PredictInputs, PredictParams
+    from .train import TrainInputs, TrainParams
 
     parser = argparse.ArgumentParser(
         prog="pssr-nb", description="Point-scanning super-resolution, step by step."
@@ -236,42 +242,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_simulate, params_cls=SimulateParams)
 
     p = sub.add_parser("calibrate", help="fit the crappifier to real LR (and HR) images")
-    p.add_argument("--lr", required=True, help="real fast-scan (LR) image file or folder")
-    p.add_argument("--hr", default=None, help="HR images of the same fields (paired by name)")
+    add_arguments(p, CalibrateInputs)
     p.add_argument("--out", required=True, help="output folder (crappifier.json, calibration.json)")
     p.add_argument(
         "--physical-only", action="store_true", help="skip the distribution fit (seconds faster)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace a calibration in --out")
-    p.add_argument("--lr-token", default="", help="part of LR names to ignore when pairing")
-    p.add_argument("--hr-token", default="", help="part of HR names to ignore when pairing")
     add_arguments(p, CalibrateParams)
-    p.set_defaults(func=_cmd_calibrate, params_cls=CalibrateParams)
+    p.set_defaults(func=_cmd_calibrate, params_cls=CalibrateParams, inputs_cls=CalibrateInputs)
 
     p = sub.add_parser("train", help="train a model on HR images crappified on the fly")
-    p.add_argument("--hr", required=True, help="HR image file or folder")
+    add_arguments(p, TrainInputs)
     p.add_argument("--out", required=True, help="output folder (checkpoint, models, log)")
-    p.add_argument("--crappifier", default=None, help="crappifier.json (default: a generic one)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_arguments(p, TrainParams)
-    p.set_defaults(func=_cmd_train, params_cls=TrainParams)
+    p.set_defaults(func=_cmd_train, params_cls=TrainParams, inputs_cls=TrainInputs)
 
     p = sub.add_parser("predict", help="super-resolve images with a trained model")
-    p.add_argument("inputs", nargs="+", help="image files or one folder")
-    p.add_argument("--model", required=True, help="model file (model_best.pt)")
+    add_arguments(p, PredictInputs)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--axes", default=None, help="override the axes of the inputs, e.g. ZYX")
     add_arguments(p, PredictParams)
-    p.set_defaults(func=_cmd_predict, params_cls=PredictParams)
+    p.set_defaults(func=_cmd_predict, params_cls=PredictParams, inputs_cls=PredictInputs)
 
     p = sub.add_parser("benchmark", help="score a model beside baselines; write an HTML report")
-    p.add_argument("--model", default=None, help="model file (default: the sample EM model)")
+    add_arguments(p, BenchmarkInputs)
     p.add_argument("--out", required=True, help="output folder (report.html, CSV, JSON)")
-    p.add_argument("--lr", nargs="+", default=None, help="LR (or low-SNR) files or a folder")
-    p.add_argument("--hr", nargs="+", default=None, help="HR (or high-SNR) files or a folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     add_arguments(p, BenchmarkParams)
-    p.set_defaults(func=_cmd_benchmark, params_cls=BenchmarkParams)
+    p.set_defaults(func=_cmd_benchmark, params_cls=BenchmarkParams, inputs_cls=BenchmarkInputs)
 
     p = sub.add_parser(
         "export", help="write a BioImage Model Zoo package (Fiji/deepImageJ, napari, bioimage.io)"
@@ -339,10 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         return status
     out = getattr(args, "out", None)
     if out is not None and args.params_cls is not None:
+        inputs_cls = getattr(args, "inputs_cls", None)
         _write_record(
             Path(out),
             args.command,
             from_namespace(args.params_cls, args),
             time.perf_counter() - start,
+            from_namespace(inputs_cls, args) if inputs_cls else None,
         )
     return 0

@@ -8,6 +8,8 @@ wheel was uploaded to the session (``/content``) or to Drive's ``MyDrive``, whic
 the way out when the repository cannot be reached. Elsewhere it does nothing.
 """
 
+__all__ = ["INSTALL_CELL", "SOURCE"]
+
 #: Where the install cell installs pssr_nb from when no wheel was uploaded.
 SOURCE = "pssr_nb @ git+https://github.com/pssr-nb/pssr_nb"
 

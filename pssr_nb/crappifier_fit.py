@@ -36,6 +36,21 @@ from .noise_model import NoiseModel
 from .pair_profile import PairProfile, estimate_noise, noise_overlap, residuals
 from .point_scan import PointScanParams
 
+__all__ = [
+    "NOISES",
+    "RELATIVE_TOLERANCE",
+    "Family",
+    "fit_families",
+    "fit_family",
+    "FitResult",
+    "NoiseDistance",
+    "Parameter",
+    "point_scan_families",
+    "point_scan_family",
+    "rank",
+    "Ranking",
+]
+
 NOISES = ("gaussian", "poisson", "poisson+gaussian")
 #: Families within this fraction of the best distance (plus its sampling noise) fit as well.
 RELATIVE_TOLERANCE = 0.25

@@ -39,7 +39,24 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .files import atomic_path
-from .sampling import DOWNSAMPLE_MODES, lr_offset
+from .sampling import DEFAULT_SCALE, DOWNSAMPLE_MODES, lr_offset
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "STEPS",
+    "Blur",
+    "Crappifier",
+    "Downsample",
+    "draw",
+    "Gaussian",
+    "Offset",
+    "Poisson",
+    "Range",
+    "SaltPepper",
+    "Step",
+    "StepFn",
+]
 
 Range = float | tuple[float, float]
 StepFn = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -117,7 +134,7 @@ class Downsample(Step):
     The image is first cropped to a multiple of ``scale`` at the bottom and right.
     """
 
-    scale: int = 4
+    scale: int = DEFAULT_SCALE
     mode: str = "decimate"
     phase: int = 0
     name: ClassVar[str] = "downsample"
@@ -286,7 +303,7 @@ class Crappifier:
         self._down = downs[0] if downs else None
 
     @classmethod
-    def default(cls, scale: int = 4) -> Crappifier:
+    def default(cls, scale: int = DEFAULT_SCALE) -> Crappifier:
         """Decimation then Poisson and read noise over a broad range: a reasonable start."""
         return cls([Downsample(scale), Poisson((10.0, 300.0)), Gaussian((0.0, 0.05))])
 

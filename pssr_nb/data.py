@@ -33,6 +33,31 @@ import torch
 from .errors import InputError, PairingError
 from .io import ImageData, read_image
 from .normalize import DEFAULT_PERCENTILES, Normalization, percentile_normalization
+from .sampling import DEFAULT_SCALE, flip_shift
+
+__all__ = [
+    "DECODED",
+    "DIHEDRAL",
+    "MIN_TRAINING_TILE_LR",
+    "check_pair_shapes",
+    "check_tile",
+    "dihedral",
+    "find_pairs",
+    "fixed_regions",
+    "frame_window",
+    "HRDataset",
+    "inverse_dihedral",
+    "load_pairs",
+    "load_sources",
+    "lr_partners",
+    "match_pairs",
+    "PairedDataset",
+    "Placement",
+    "Region",
+    "Source",
+    "Split",
+    "split",
+]
 
 # ---------------------------------------------------------------------------
 # Dihedral transforms
@@ -422,7 +447,7 @@ class HRDataset(torch.utils.data.Dataset):
         self,
         sources: Sequence[Source],
         tile: int = 128,
-        scale: int = 4,
+        scale: int = DEFAULT_SCALE,
         frames: int = 1,
         split: Split | None = None,
         subset: bool = True,
@@ -731,7 +756,7 @@ class PairedDataset(torch.utils.data.Dataset):
         self,
         pairs: Sequence[tuple[Source, Source]],
         tile: int = 128,
-        scale: int = 4,
+        scale: int = DEFAULT_SCALE,
         offset: float = 0.0,
         frames: int = 1,
         length: int = 1024,
@@ -766,9 +791,9 @@ class PairedDataset(torch.utils.data.Dataset):
         s, t = self.scale, self.tile // self.scale
         k = int(rng.integers(8)) if self.augment else 0
         fy, fx, _ = DIHEDRAL[k]
-        # A flip maps LR offset o to s - 1 - o; start the HR crop so it lands back on o.
+        # A flipped grid is shifted (sampling.flip_shift); start the HR crop so it lands back.
         shift = {
-            ax: int(2 * self.offset - (s - 1)) if flip else 0 for ax, flip in (("y", fy), ("x", fx))
+            ax: -flip_shift(s, self.offset) if flip else 0 for ax, flip in (("y", fy), ("x", fx))
         }
         (lh, lw), (hh, hw) = lr_src.plane_shape, hr_src.plane_shape
         ly = self._start(rng, lh, hh, shift["y"])

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,23 +39,28 @@ from .model_file import TrainedModel
 from .models import PRESETS
 from .noise_model import NoiseModel
 from .normalize import Normalization, percentile_normalization
-from .params import Checked, param, to_dict
+from .params import Checked, param, setting_error, to_dict
 from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
-from .sampling import upsample
+from .sampling import scale_setting, upsample
 from .train import RUN_FILES, TrainParams
 from .train import run as train_run
+
+__all__ = ["TEST_SEEDS", "TRAIN_SEEDS", "DemoParams", "reference_modality", "run"]
 
 
 @dataclasses.dataclass
 class DemoParams(Checked):
     """Settings of the quickstart."""
 
+    #: Quick mode (CI, a first look): the starting values a form takes instead.
+    QUICK: ClassVar[dict[str, Any]] = {"size": 128, "n_train": 2, "n_test": 1, "steps": 30}
+
     specimen: str = param(
         "em", "Phantom to use: em or fluorescence.", choices=("em", "fluorescence")
     )
     size: int = param(256, "HR image size in pixels.", minimum=64)
-    scale: int = param(4, "Super-resolution factor.", minimum=1, maximum=16)
+    scale: int = scale_setting()
     n_train: int = param(8, "Training fields of view.", minimum=1)
     n_test: int = param(2, "Held-out fields of view (different seeds).", minimum=1)
     minutes: float = param(3.0, "Training time budget in minutes (used when steps is 0).", above=0)
@@ -69,15 +74,15 @@ class DemoParams(Checked):
     )
     seed: int = param(0, "Random seed.", minimum=0)
 
+    def check_together(self) -> None:
+        if self.size % self.scale:
+            raise setting_error(self, "size", f"a multiple of scale = {self.scale}")
+
 
 #: Phantom seeds of the quickstart's training and held-out fields (plus ``seed``): apart from
 #: each other and from the sample models' training phantoms (seeds below 100), so that a
 #: run that fine-tunes a sample model is validated and scored on fields it never saw.
 TRAIN_SEEDS, TEST_SEEDS = 100, 1000
-
-#: Smaller settings for quick mode (CI, workshops on slow machines): a fixed number of steps,
-#: so that a busy machine trains exactly as much as an idle one (only more slowly).
-QUICK = {"size": 128, "n_train": 2, "n_test": 1, "steps": 30}
 
 
 @dataclasses.dataclass

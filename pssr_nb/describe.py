@@ -19,8 +19,22 @@ import numpy as np
 
 from .errors import InputError
 from .files import atomic_path
-from .io import ImageData, image_files, read_image
-from .params import Checked, param, to_dict
+from .io import ImageData, image_files, middle_plane, read_image
+from .params import Checked, param, setting_error, to_dict
+from .sampling import scale_setting
+
+__all__ = [
+    "PERCENTILES",
+    "REPORT",
+    "SHIFT_TOLERANCE_LR_PX",
+    "DataParams",
+    "describe_image",
+    "describe_pair",
+    "noise_sigma",
+    "pair_rows",
+    "run",
+    "summary_rows",
+]
 
 REPORT = "data_report.json"
 PERCENTILES = (0.1, 1.0, 50.0, 99.0, 99.9)
@@ -51,14 +65,6 @@ def noise_sigma(plane: np.ndarray) -> float:
     if d.size == 0:
         return float("nan")
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / 2.0)
-
-
-def middle_plane(image: ImageData | np.ndarray) -> np.ndarray:
-    """The middle 2-D plane of an image or stack (Y and X last)."""
-    data = np.asarray(image.data if isinstance(image, ImageData) else image)
-    while data.ndim > 2:
-        data = data[data.shape[0] // 2]
-    return data
 
 
 def describe_image(image: ImageData | str | Path) -> dict[str, Any]:
@@ -183,12 +189,20 @@ class DataParams(Checked):
 
     images: str = param("", "HR images: a file or folder. Empty: the built-in sample phantoms.")
     lr_images: str = param("", "Optional LR images of the same fields, matched by file name.")
-    scale: int = param(
-        4, "LR pixel size / HR pixel size, for checking pairs.", minimum=1, maximum=16
-    )
+    scale: int = scale_setting("for checking pairs")
     pattern: str = param("*", "HR file name pattern inside a folder, e.g. *.tif or *highsnr*.")
     lr_token: str = param("", "Part of LR names to ignore when pairing, e.g. lowsnr.")
     hr_token: str = param("", "Part of HR names to ignore when pairing, e.g. highsnr.")
+
+    def check_together(self) -> None:
+        if self.lr_images and not self.images:
+            raise setting_error(
+                self,
+                "lr_images",
+                "empty when images is (the sample brings its own LR scans)",
+                fix="Give the HR images too (--images, images=), or leave --lr-images (lr_images=) "
+                "empty.",
+            )
 
 
 def run(

@@ -28,6 +28,18 @@ from skimage.feature import peak_local_max
 
 from .metrics import care_normalize
 
+__all__ = [
+    "QUANTILES",
+    "SHAPES",
+    "average_precision",
+    "detect_spots",
+    "match",
+    "object_detection",
+    "precision_recall",
+    "ring_response",
+    "spot_response",
+]
+
 SHAPES = ("spot", "ring")
 
 

@@ -10,6 +10,14 @@ import torch
 
 from .errors import InputError
 
+__all__ = [
+    "autocast_for",
+    "device_summary",
+    "environment",
+    "mixed_precision_dtype",
+    "resolve_device",
+]
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU; other names are checked."""

@@ -10,6 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "DownloadError",
+    "InputError",
+    "OutOfMemory",
+    "PairingError",
+    "PssrError",
+    "ResumeMismatchError",
+    "show_briefly_in_notebooks",
+    "TrainingDiverged",
+    "UnsafeArchiveError",
+    "WriteFailed",
+]
+
 
 class PssrError(Exception):
     """Base class of every error pssr_nb raises on purpose.

@@ -16,6 +16,18 @@ from pathlib import Path
 
 from .errors import InputError, WriteFailed
 
+__all__ = [
+    "OWNER_FILE",
+    "atomic_path",
+    "claim_folder",
+    "made_by",
+    "next_run_folder",
+    "output_folder",
+    "remove_leftover_temporaries",
+    "run_folders",
+    "write_failed",
+]
+
 #: What to do when writing fails, by the reason the system gives.
 _WRITE_FIXES = {
     errno.ENOSPC: "Free some disk space, or choose an output folder on another disk, then "

@@ -33,6 +33,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["SMOOTHING", "THRESHOLDS", "average", "frc", "FRCCurve", "shifted_repeats"]
+
 THRESHOLDS = ("1/7", "half-bit")
 #: Rings averaged (a centred moving mean) before a crossing is read.
 SMOOTHING = 3

@@ -21,6 +21,8 @@ import numpy as np
 
 from .metrics import care_normalize
 
+__all__ = ["PEAK", "RING", "grid_excess_db", "grid_spike_db"]
+
 #: Chebyshev distance in FFT bins: the lattice bin and its neighbours up to ``PEAK``
 #: (the Hann window spreads a pure tone over them), and the ring ``PEAK + 2 .. RING`` they
 #: are compared with.

@@ -27,6 +27,24 @@ from .errors import InputError
 from .files import atomic_path
 from .microscope_files import READERS, is_microscope_file, read_microscope_file
 
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "OTHER_SUFFIXES",
+    "READABLE_SUFFIXES",
+    "TIFF_SUFFIXES",
+    "VALID_AXES",
+    "check_axes",
+    "image_files",
+    "ImageData",
+    "list_images",
+    "middle_plane",
+    "output_path_for",
+    "output_paths",
+    "read_image",
+    "super_resolved_pixel_size",
+    "write_tiff",
+]
+
 TIFF_SUFFIXES = (".tif", ".tiff")
 OTHER_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Read without extras (tifffile, imageio).
@@ -639,3 +657,11 @@ def _write_ome(
         metadata[f"PhysicalSize{axis}"] = value
         metadata[f"PhysicalSize{axis}Unit"] = "nm"
     tifffile.imwrite(target, data, ome=True, metadata=metadata, compression=compression)
+
+
+def middle_plane(image: ImageData | np.ndarray) -> np.ndarray:
+    """The middle 2-D plane of an image or stack (Y and X last)."""
+    data = np.asarray(image.data if isinstance(image, ImageData) else image)
+    while data.ndim > 2:
+        data = data[data.shape[0] // 2]
+    return data

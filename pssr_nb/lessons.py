@@ -15,6 +15,8 @@ import numpy as np
 
 from .phantoms import PhantomSet, acquire, physical_normalization
 
+__all__ = ["NYQUIST_PIXELS_PER_FWHM", "sampling_table", "shot_noise_table"]
+
 #: Nyquist sampling of a Gaussian PSF needs about this many pixels per FWHM.
 NYQUIST_PIXELS_PER_FWHM = 2.3
 
@@ -81,32 +83,3 @@ def shot_noise_table(
         )
         scans[f"{dwell:g} µs"] = scan
     return rows, scans
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def format_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table of dict rows (same keys), for printing; floats to 4 significant digits.
-
-    Examples
-    --------
-    >>> print(format_rows([{"a": 1, "bb": 2.5}, {"a": 10, "bb": None}, {"a": 3, "bb": 1 / 3}]))
-    a   bb
-    1   2.5
-    10  -
-    3   0.3333
-    """
-    if not rows:
-        return "(nothing)"
-    keys = list(rows[0])
-    cells = [[k for k in keys]] + [[_text(r[k]) for k in keys] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )

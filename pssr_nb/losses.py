@@ -17,6 +17,17 @@ import torch.nn.functional as F
 
 from .errors import InputError
 
+__all__ = [
+    "LOSSES",
+    "MS_SSIM_WEIGHTS",
+    "gaussian_window",
+    "make_loss",
+    "ms_ssim",
+    "MSSSIML1Loss",
+    "ssim_components",
+    "window_and_scales",
+]
+
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 LOSSES = ("msssim_l1", "l1", "mse")
 

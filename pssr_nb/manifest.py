@@ -30,6 +30,17 @@ import yaml
 
 from .errors import DownloadError, InputError, UnsafeArchiveError
 
+__all__ = [
+    "CACHE_ENV",
+    "KINDS",
+    "MANIFEST_PATH",
+    "cache_dir",
+    "Dataset",
+    "extract",
+    "fetch",
+    "load_manifest",
+]
+
 MANIFEST_PATH = Path(__file__).resolve().parent / "data_manifest.yml"
 CACHE_ENV = "PSSR_NB_CACHE"
 KINDS = ("phantom", "remote", "manual")

@@ -11,6 +11,22 @@ from __future__ import annotations
 import numpy as np
 from skimage import metrics as skm
 
+from .normalize import DEFAULT_PERCENTILES
+
+__all__ = [
+    "NORMALIZATIONS",
+    "care_fit",
+    "care_normalize",
+    "mean_sd",
+    "ms_ssim",
+    "nrmse",
+    "psnr",
+    "score",
+    "ssim",
+    "ssim_map",
+    "tile_scores",
+]
+
 NORMALIZATIONS = ("fixed", "care")
 
 
@@ -53,7 +69,7 @@ def nrmse(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def care_fit(
-    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = (0.1, 99.9)
+    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
 ) -> tuple[float, float, np.ndarray]:
     """The gain ``a``, offset ``b`` and normalised truth of :func:`care_normalize`.
 
@@ -67,7 +83,7 @@ def care_fit(
 
 
 def care_normalize(
-    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = (0.1, 99.9)
+    pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
 ) -> tuple[np.ndarray, np.ndarray]:
     """Put a prediction on its ground truth's scale, as CARE and PSSR score them.
 

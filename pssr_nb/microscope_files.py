@@ -22,6 +22,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["INSTALL_FIX", "READERS", "is_microscope_file", "read_microscope_file", "scenes"]
+
 #: The file endings read through bioio, and the reader plugin (package) for each.
 READERS = {
     ".czi": "bioio-czi",

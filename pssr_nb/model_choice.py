@@ -13,7 +13,19 @@ from pathlib import Path
 
 from .errors import InputError
 from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model
+from .model_package import is_package, load_bioimageio
 from .pssr2_import import import_pssr2
+
+__all__ = ["MODEL_HELP", "matching_sample_model", "open_model"]
+
+
+#: How a model is named wherever one is asked for.
+MODEL_HELP = (
+    f"A model file (.pt), a PSSR2 .pth (imported safely), an exported BioImage Model Zoo "
+    f"package, or a sample model ({', '.join(SAMPLE_MODELS)}). Empty: in the notebooks the "
+    f"model trained in notebook 03, else {next(iter(SAMPLE_MODELS))}; on the command line "
+    f"{next(iter(SAMPLE_MODELS))}."
+)
 
 
 def open_model(name: str | Path) -> TrainedModel:
@@ -36,6 +48,8 @@ def open_model(name: str | Path) -> TrainedModel:
         )
     if path.suffix.lower() == ".pth":
         return import_pssr2(path)
+    if is_package(path):
+        return load_bioimageio(path)
     return TrainedModel.load(path)
 
 

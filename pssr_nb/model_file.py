@@ -20,7 +20,20 @@ from . import __version__
 from .errors import InputError
 from .files import atomic_path, write_failed
 from .models import ModelConfig, ResUNet
+from .normalize import DEFAULT_PERCENTILES
 from .units import INPUT_SMOOTHING
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SAMPLE_MODELS",
+    "atomic_save",
+    "load_sample_model",
+    "read_safely",
+    "sample_model_path",
+    "SampleModel",
+    "TrainedModel",
+]
 
 FORMAT = "pssr_nb.model"
 FORMAT_VERSION = 1
@@ -56,7 +69,7 @@ class TrainedModel:
     """
 
     network: ResUNet
-    percentiles: tuple[float, float] = (0.1, 99.9)
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES
     input_smoothing: float = INPUT_SMOOTHING
     training_units: tuple[float, float] = (0.0, 1.0)
     crappifier: dict[str, Any] | None = None
@@ -89,12 +102,6 @@ class TrainedModel:
         if self.origin != "pssr_nb":
             parts.append(f"from {self.origin}")
         return ", ".join(parts)
-
-    def export_bioimageio(self, out: str | Path, params: Any = None, **kwargs: Any) -> Path:
-        """Write a BioImage Model Zoo package (see :func:`pssr_nb.model_zoo.export_bioimageio`)."""
-        from .model_zoo import export_bioimageio
-
-        return export_bioimageio(self, out, params, **kwargs)
 
     def save(self, path: str | Path, half: bool = False) -> Path:
         """Write the model file atomically (a crash never leaves a half-written file).
@@ -131,13 +138,9 @@ class TrainedModel:
         InputError
             For a missing, damaged, unsafe, newer or mismatched file, naming the file.
 
-        A BioImage Model Zoo package exported by pssr_nb (zip, folder or its
-        ``rdf.yaml``) is read as the model it was exported from.
+        To open whatever a user names as a model (a sample model, a PSSR2 ``.pth``,
+        an exported package), use :func:`pssr_nb.model_choice.open_model`.
         """
-        from .model_zoo import is_package, load_bioimageio
-
-        if is_package(path):
-            return load_bioimageio(path)
         payload = read_safely(path, map_location)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise InputError(
@@ -172,7 +175,7 @@ class TrainedModel:
             )
         return cls(
             network=network,
-            percentiles=tuple(payload.get("percentiles", (0.1, 99.9))),
+            percentiles=tuple(payload.get("percentiles", DEFAULT_PERCENTILES)),
             input_smoothing=float(payload.get("input_smoothing", INPUT_SMOOTHING)),
             training_units=tuple(payload.get("training_units", (0.0, 1.0))),
             crappifier=payload.get("crappifier"),

@@ -17,8 +17,8 @@ spec 0.5, built and checked with the ``bioimageio.spec`` library (the optional e
 - a cover, a README whose validation section is the model's benchmark (gain over the
   best baseline) with its limits, and as attachments the crappifier and
   ``pssr_nb_model.json`` (everything :class:`~pssr_nb.model_file.TrainedModel` holds
-  beside the weights), so :func:`load_bioimageio` (and ``TrainedModel.load``) reads the
-  package back as the model it came from, without the extra.
+  beside the weights), so :func:`pssr_nb.model_package.load_bioimageio` (and ``open_model``) reads
+  the package back as the model it came from, without the extra.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import json
 import shutil
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +39,24 @@ import yaml
 from . import __version__
 from .errors import InputError
 from .files import output_folder
-from .params import Checked, param
+from .model_package import FACTS_FILE, STATE_DICT_FILE, package_facts
+from .params import Checked, param, setting_error
 
-#: The descriptions a package may be opened by (``rdf.yaml`` is the older name).
-DESCRIPTION_NAMES = ("rdf.yaml", "bioimageio.yaml")
-#: What a package holds beside the weights, for :func:`load_bioimageio`.
-FACTS_FILE = "pssr_nb_model.json"
+__all__ = [
+    "INSTALL_FIX",
+    "PSSR_CITATION",
+    "PSSR_DOI",
+    "REPRODUCIBILITY",
+    "TORCHSCRIPT_FILE",
+    "example_input",
+    "export_bioimageio",
+    "ExportParams",
+    "reference_output",
+]
+
 #: How closely the TorchScript must reproduce the test output, relative to its range.
 REPRODUCIBILITY = 1e-3
-STATE_DICT_FILE, TORCHSCRIPT_FILE = "weights_state_dict.pt", "weights_torchscript.pt"
+TORCHSCRIPT_FILE = "weights_torchscript.pt"
 PSSR_CITATION = (
     "Fang, L. et al. Deep learning-based point-scanning super-resolution imaging. "
     "Nature Methods 18, 406-416 (2021)."
@@ -71,6 +79,12 @@ class ExportParams(Checked):
     cite_doi: str = param(PSSR_DOI, "DOI of that paper.")
     test_size: int = param(64, "Side of the test input in LR pixels.", minimum=16)
     overwrite: bool = param(False, "Replace an existing package.")
+
+    def check_together(self) -> None:
+        if not any(a.strip() for a in self.authors):
+            raise setting_error(self, "authors", "at least one name")
+        if not self.license.strip():
+            raise setting_error(self, "license", "an SPDX licence identifier such as CC-BY-4.0")
 
 
 def _spec() -> Any:
@@ -129,22 +143,6 @@ def reference_output(model: Any, tensor: np.ndarray) -> np.ndarray:
     plane = frames if model.config.frames > 1 else frames[0]
     out, _ = predict_normalized(model, norm.apply(plane), params)
     return norm.invert(out, "float32")[None, None]
-
-
-def _facts(model: Any) -> dict[str, Any]:
-    return {
-        "format": "pssr_nb.model",
-        "pssr_nb_version": __version__,
-        "config": model.config.to_dict(),
-        "percentiles": list(model.percentiles),
-        "input_smoothing": model.input_smoothing,
-        "training_units": list(model.training_units),
-        "crappifier": model.crappifier,
-        "pixel_size_nm": model.pixel_size_nm,
-        "modality": model.modality,
-        "history": model.history,
-        "origin": model.origin,
-    }
 
 
 def _readme(model: Any, params: ExportParams, benchmark: dict[str, Any] | None) -> str:
@@ -309,7 +307,7 @@ def export_bioimageio(
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(scripted, str(work / TORCHSCRIPT_FILE))
         torch.save(PortableModel.from_trained(model).state_dict(), work / STATE_DICT_FILE)
-        (work / FACTS_FILE).write_text(json.dumps(_facts(model), indent=1) + "\n")
+        (work / FACTS_FILE).write_text(json.dumps(package_facts(model), indent=1) + "\n")
         (work / "README.md").write_text(_readme(model, params, benchmark))
         (work / "environment.yaml").write_text(
             yaml.safe_dump(
@@ -487,83 +485,3 @@ def _save(descr: Any, out: Path) -> Path:
         out.unlink()
     tmp.rename(out)
     return out
-
-
-def is_package(path: str | Path) -> bool:
-    """Whether ``path`` is a BioImage Model Zoo package (zip, folder or its description)."""
-    path = Path(path)
-    if path.is_dir():
-        return any((path / n).is_file() for n in DESCRIPTION_NAMES)
-    if path.name in DESCRIPTION_NAMES or path.suffix in (".yaml", ".yml"):
-        return path.is_file()
-    # Only .zip: a torch model file is a zip archive too, and is not opened here.
-    if path.suffix.lower() == ".zip" and path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            return any(n in z.namelist() for n in DESCRIPTION_NAMES)
-    return False
-
-
-def _read(path: Path, name: str) -> bytes:
-    if path.is_dir():
-        return (path / name).read_bytes()
-    with zipfile.ZipFile(path) as z:
-        return z.read(name)
-
-
-def load_bioimageio(path: str | Path) -> Any:
-    """The :class:`~pssr_nb.model_file.TrainedModel` a pssr_nb package was exported from.
-
-    Needs no ``bioimageio.spec``: the package's ``pssr_nb_model.json`` and state-dict
-    weights are read directly (the weights safely, as model files are).
-
-    Raises
-    ------
-    InputError
-        For a package pssr_nb did not export, or a damaged one, naming it.
-    """
-    from .model_file import TrainedModel, read_safely
-    from .models import ModelConfig, ResUNet
-
-    path = Path(path)
-    root = path.parent if path.is_file() and not zipfile.is_zipfile(path) else path
-    try:
-        facts = json.loads(_read(root, FACTS_FILE))
-        state = _read(root, STATE_DICT_FILE)
-    except (KeyError, FileNotFoundError):
-        raise InputError(
-            "This BioImage Model Zoo package was not exported by pssr_nb (it has no "
-            f"{FACTS_FILE} and {STATE_DICT_FILE}).",
-            path=path,
-            fix="Run it in a tool of the Zoo (bioimageio.core, deepImageJ); pssr_nb can "
-            "import only its own packages and PSSR2 .pth files.",
-        ) from None
-    except (json.JSONDecodeError, zipfile.BadZipFile, OSError) as exc:
-        raise InputError(
-            f"Could not read this package ({type(exc).__name__}).",
-            path=path,
-            fix="Download or copy the package again.",
-        ) from None
-    with tempfile.TemporaryDirectory() as tmp:
-        weights = Path(tmp) / STATE_DICT_FILE
-        weights.write_bytes(state)
-        portable_state = read_safely(weights)
-    try:
-        network = ResUNet(ModelConfig.from_dict(facts["config"]))
-        network.load_state_dict({k.removeprefix("network."): v for k, v in portable_state.items()})
-    except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
-        raise InputError(
-            f"The package's weights do not fit the network it describes ({type(exc).__name__}).",
-            path=path,
-            fix="The package may be damaged; download or export it again.",
-        ) from None
-    return TrainedModel(
-        network=network.eval(),
-        percentiles=tuple(facts["percentiles"]),
-        input_smoothing=float(facts["input_smoothing"]),
-        training_units=tuple(facts["training_units"]),
-        crappifier=facts.get("crappifier"),
-        pixel_size_nm=facts.get("pixel_size_nm"),
-        modality=facts.get("modality", ""),
-        history=list(facts.get("history", [])),
-        origin=facts.get("origin", "pssr_nb"),
-    )

@@ -34,7 +34,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import InputError
-from .sampling import upsample
+from .sampling import DEFAULT_SCALE, upsample
+
+__all__ = [
+    "NORMS",
+    "PRESETS",
+    "UPSAMPLERS",
+    "config_for",
+    "count_parameters",
+    "ModelConfig",
+    "Reconstruction",
+    "ResBlock",
+    "ResUNet",
+]
 
 NORMS = ("group", "batch", "none")
 
@@ -80,7 +92,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = (32, 64, 128, 256)
     depth: int = 1
     norm: str = "none"
-    scale: int = 4
+    scale: int = DEFAULT_SCALE
     frames: int = 1
     residual: bool = True
     offset: float = 0.0
@@ -152,7 +164,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def config_for(preset: str, scale: int = 4, frames: int = 1, offset: float = 0.0) -> ModelConfig:
+def config_for(
+    preset: str, scale: int = DEFAULT_SCALE, frames: int = 1, offset: float = 0.0
+) -> ModelConfig:
     """The :class:`ModelConfig` of a named preset at a scale and frame count."""
     if preset not in PRESETS:
         raise InputError(

@@ -29,6 +29,8 @@ from scipy import ndimage
 
 from .errors import InputError
 
+__all__ = ["binned_variance", "fit_line", "image_noise_model", "local_noise", "NoiseModel"]
+
 
 @dataclasses.dataclass(frozen=True)
 class NoiseModel:

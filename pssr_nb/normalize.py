@@ -16,6 +16,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["DEFAULT_PERCENTILES", "Normalization", "percentile_normalization"]
+
 #: Default percentiles: robust to a few hot or dead pixels, keeps almost all contrast.
 DEFAULT_PERCENTILES = (0.1, 99.9)
 

@@ -35,6 +35,17 @@ from .noise_model import NoiseModel, binned_variance, fit_line, image_noise_mode
 from .normalize import percentile_normalization
 from .registration import measure_lr_offset
 
+__all__ = [
+    "SHIFT_TOLERANCE_HR_PX",
+    "estimate_noise",
+    "level_variances",
+    "noise_overlap",
+    "PairProfile",
+    "profile_pair",
+    "residuals",
+    "Surround",
+]
+
 #: A misregistration (HR pixels) above this is reported: edges leak into the residual.
 #: Whole pixels are cropped away, so only the fraction can remain; phase correlation of
 #: a decimated, noisy LR is itself uncertain by up to ~0.3 HR pixel.

@@ -25,6 +25,8 @@ from scipy import ndimage
 from .phantoms import Microscope, acquire
 from .specimens import Grid, point_mass_gain, splat
 
+__all__ = ["LOOKS", "SEPARATION_STEP", "default_kind", "make_target", "PairTarget", "separations"]
+
 #: Largest ratio between neighbouring separations.
 SEPARATION_STEP = 1.10
 _OVERSAMPLE = 2

@@ -29,6 +29,8 @@ from .benchmark import (
 from .errors import InputError
 from .model_file import TrainedModel
 
+__all__ = ["COLUMNS", "PairValidation"]
+
 #: The columns a pair validation adds to a validation row.
 COLUMNS = ("pairs_psnr", "pairs_baseline_psnr", "pairs_gain_db", "pairs_gain_ssim")
 

@@ -12,11 +12,25 @@ import argparse
 import dataclasses
 import math
 import numbers
+import os
 import types
 import typing
 from typing import Any
 
 from .errors import InputError
+
+__all__ = [
+    "Checked",
+    "add_arguments",
+    "base_type",
+    "check",
+    "from_namespace",
+    "param",
+    "quick_mode",
+    "setting_error",
+    "starting_values",
+    "to_dict",
+]
 
 
 def param(
@@ -28,6 +42,8 @@ def param(
     maximum: float | None = None,
     above: float | None = None,
     odd: bool = False,
+    positional: bool = False,
+    required: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Declare a dataclass field with a default value and a help text.
@@ -46,6 +62,9 @@ def param(
         An exclusive lower bound (``above=0``: strictly positive).
     odd : bool
         A whole number that must be odd (a window centred on one frame).
+    positional, required : bool
+        For inputs on the command line: a positional argument (one or more values for
+        a tuple), or a flag that must be given. A notebook form shows them as any field.
     """
     metadata: dict[str, Any] = {"help": help}
     for key, value in (("choices", choices), ("minimum", minimum), ("maximum", maximum)):
@@ -55,6 +74,10 @@ def param(
         metadata["above"] = above
     if odd:
         metadata["odd"] = True
+    if positional:
+        metadata["positional"] = True
+    if required:
+        metadata["required"] = True
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
@@ -125,11 +148,59 @@ def check(params: Any) -> None:
             )
 
 
+def quick_mode() -> bool:
+    """True when notebooks should shrink sizes and budgets: ``PSSR_NB_QUICK=1`` or under CI."""
+    flag = os.environ.get("PSSR_NB_QUICK", "").strip().lower()
+    if flag:
+        return flag not in ("0", "false", "no")
+    return bool(os.environ.get("CI"))
+
+
+def starting_values(cls: type) -> dict[str, Any]:
+    """The values a form for ``cls`` starts from instead of the defaults.
+
+    In :func:`quick_mode`, the class's ``QUICK`` settings (smaller sizes and budgets),
+    so that learners' cells never carry test-only shrinking; otherwise none.
+    """
+    return dict(getattr(cls, "QUICK", {})) if quick_mode() else {}
+
+
+def setting_error(params: Any, name: str, allowed: str, fix: str = "") -> InputError:
+    """The error for a setting that does not fit the others, naming it as the user sees it.
+
+    Parameters
+    ----------
+    params : parameter dataclass
+    name : str
+        The field at fault.
+    allowed : str
+        What it must be, e.g. ``"a multiple of scale = 4"``.
+    fix : str
+        What to do; by default, give the setting such a value.
+    """
+    flag = "--" + name.replace("_", "-")
+    return InputError(
+        f"The setting {name} = {getattr(params, name)!r} of {type(params).__name__} cannot "
+        f"be used: it must be {allowed}.",
+        fix=fix or f"Give {flag} (command line) or {name}= (notebook form) {allowed}.",
+    )
+
+
 class Checked:
-    """Mix-in for parameter dataclasses: the settings are checked when they are made."""
+    """Mix-in for parameter dataclasses: the settings are checked when they are made.
+
+    First each field alone (:func:`check`: type, choices, bounds), then the rules
+    between fields, which a class states in ``check_together`` by raising
+    :func:`setting_error`. So a bad form value fails at ``form.params()``, naming the
+    setting, not minutes into a run.
+    """
 
     def __post_init__(self) -> None:
         check(self)
+        self.check_together()
+
+    def check_together(self) -> None:
+        """Rules between fields (none by default)."""
 
 
 def base_type(annotation: Any) -> Any:
@@ -143,13 +214,21 @@ def base_type(annotation: Any) -> Any:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one ``--flag`` per field of the parameter dataclass ``cls``."""
+    """Add one ``--flag`` per field of the parameter dataclass ``cls`` (or a positional
+    argument, for an input declared ``positional``)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         kind = base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         default = f.default
+        if f.metadata.get("positional"):
+            many = typing.get_origin(kind) is tuple
+            parser.add_argument(f.name, nargs="+" if many else None, help=help_text)
+            continue
+        if f.metadata.get("required"):
+            parser.add_argument(flag, dest=f.name, required=True, help=help_text)
+            continue
         if kind is bool:
             parser.add_argument(
                 flag,

@@ -35,8 +35,23 @@ from .files import output_folder
 from .io import write_tiff
 from .noise_model import NoiseModel
 from .normalize import Normalization, percentile_normalization
-from .params import Checked, param, to_dict
+from .params import Checked, param, setting_error, to_dict
+from .sampling import DEFAULT_SCALE, scale_setting
 from .specimens import SPECIMENS, Grid, make_specimen
+
+__all__ = [
+    "MICROSCOPES",
+    "acquire",
+    "default_microscope",
+    "Microscope",
+    "PhantomSet",
+    "physical_normalization",
+    "run",
+    "scan_noise",
+    "simulate",
+    "SimulateParams",
+    "specimen_of",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,7 +334,7 @@ def specimen_of(modality: str) -> str:
 def simulate(
     specimen: str = "em",
     shape: tuple[int, int] = (256, 256),
-    scale: int = 4,
+    scale: int = DEFAULT_SCALE,
     frames: int = 1,
     frame_axis: str = "T",
     seed: int = 0,
@@ -415,9 +430,7 @@ class SimulateParams(Checked):
         choices=SPECIMENS,
     )
     size: int = param(256, "HR image size in pixels (square; a multiple of the scale).", minimum=16)
-    scale: int = param(
-        4, "LR pixel size in HR pixels (the super-resolution factor).", minimum=1, maximum=16
-    )
+    scale: int = scale_setting()
     frames: int = param(
         1, "Frames per image: 1 for 2-D, more for a time-lapse or z-stack.", minimum=1
     )
@@ -427,6 +440,10 @@ class SimulateParams(Checked):
     microscope: str = param(
         "", "Microscope preset (sem, confocal); empty picks one for the specimen."
     )
+
+    def check_together(self) -> None:
+        if self.size % self.scale:
+            raise setting_error(self, "size", f"a multiple of scale = {self.scale}")
 
 
 def run(params: SimulateParams, out_dir: str | Path, overwrite: bool = False) -> dict[str, Any]:

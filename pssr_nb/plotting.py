@@ -7,6 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "display_range",
+    "image_grid",
+    "intensity_histogram",
+    "noise_profile_figure",
+    "physical_estimate_figure",
+    "training_curves",
+    "zoom_window",
+]
+
 
 def display_range(
     image: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)
@@ -183,29 +193,27 @@ def training_curves(history: list[Mapping], fig=None):
     return fig
 
 
-def noise_profile_figure(profiles: Mapping[str, np.ndarray], bins: int = 12):
+def noise_profile_figure(comparison):
     """Real vs synthetic noise: histograms, and variance against signal level.
 
     Parameters
     ----------
-    profiles : mapping
-        ``level`` and ``real``, and one or more synthetic residuals under any other
-        names (e.g. ``synthetic`` from :func:`pssr_nb.pair_profile.residuals`, or one
-        per family from :meth:`pssr_nb.calibrate.Calibration.comparison`).
+    comparison : pssr_nb.calibrate.NoiseComparison
+        From :func:`pssr_nb.calibrate.compare_noise` or
+        :meth:`pssr_nb.calibrate.Calibration.comparison`.
     """
     import matplotlib.pyplot as plt
 
-    from .noise_model import binned_variance
-
     fig, (hist_ax, var_ax) = plt.subplots(1, 2, figsize=(9, 3))
-    spread = np.percentile(np.abs(profiles["real"]), 99.5)
+    residuals = comparison.residuals
+    spread = np.percentile(np.abs(residuals["real"]), 99.5)
     edges = np.linspace(-spread, spread, 80)
-    names = [k for k in profiles if k not in ("level", "real")]
+    names = [k for k in residuals if k != "real"]
     colours = ["0.2"] + [plt.get_cmap("tab10")(1 + i) for i in range(len(names))]
     for name, colour in zip(["real", *names], colours, strict=True):
         width = 2 if name == "real" else 1
-        hist_ax.hist(profiles[name], bins=edges, histtype="step", color=colour, lw=width)
-        means, variances, _ = binned_variance(profiles["level"], profiles[name], bins)
+        hist_ax.hist(residuals[name], bins=edges, histtype="step", color=colour, lw=width)
+        means, variances = comparison.curves[name]
         var_ax.plot(means, variances, "o-", color=colour, lw=width, ms=3, label=name)
     hist_ax.set(xlabel="LR minus surrounding HR level", ylabel="pixels")
     var_ax.set(xlabel="signal level", ylabel="variance", ylim=(0, None))
@@ -225,9 +233,7 @@ def physical_estimate_figure(calibration, bins: int = 12):
     """
     import matplotlib.pyplot as plt
 
-    from .pair_profile import level_variances
-
-    means, variances, _ = level_variances(calibration.profiles, bins)
+    means, variances = calibration.noise_levels(bins)
     x = np.linspace(0, max(1.0, means.max()), 50)
     lr, hr = calibration.lr_noise, calibration.profiles[0].hr_noise
     fig, ax = plt.subplots(figsize=(5, 3.2))

@@ -16,7 +16,9 @@ import numpy as np
 from .crappify import Blur, Crappifier, Downsample, Gaussian, Offset, Poisson
 from .noise_model import NoiseModel
 from .params import Checked, param
-from .sampling import DOWNSAMPLE_MODES
+from .sampling import DOWNSAMPLE_MODES, scale_setting
+
+__all__ = ["PointScanParams"]
 
 
 @dataclasses.dataclass
@@ -26,7 +28,7 @@ class PointScanParams(Checked):
     Intensity 1 is the HR image's bright end (99.9th percentile), 0 its dark end.
     """
 
-    scale: int = param(4, "LR pixel size / HR pixel size.", minimum=1, maximum=16)
+    scale: int = scale_setting()
     mode: str = param(
         "decimate",
         "How the LR scan samples: decimate (a point scan), area (binning), bilinear.",

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import ModelConfig, ResUNet
+from .normalize import DEFAULT_PERCENTILES
 from .units import INPUT_SMOOTHING, MAX_SIDE
 
 __all__ = ["PortableModel", "measure_units", "to_torchscript"]
@@ -128,7 +129,7 @@ class PortableModel(nn.Module):
     def __init__(
         self,
         config: dict[str, Any],
-        percentiles: tuple[float, float] = (0.1, 99.9),
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
         smoothing: float = INPUT_SMOOTHING,
     ):
         super().__init__()

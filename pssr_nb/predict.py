@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,18 +41,54 @@ from .io import (
     super_resolved_pixel_size,
     write_tiff,
 )
+from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
 from .normalize import Normalization
-from .params import Checked, param, to_dict
+from .params import Checked, param, setting_error, to_dict
+from .sampling import flip_shift
 from .tiling import apply_tiled
 from .units import input_normalization
+
+__all__ = [
+    "OUTPUT_DTYPES",
+    "PIXEL_SIZE_TOLERANCE",
+    "REPORT",
+    "before_after",
+    "predict_file",
+    "predict_image",
+    "predict_normalized",
+    "Prediction",
+    "PredictInputs",
+    "PredictParams",
+    "run",
+    "summary_rows",
+    "tile_function",
+    "warn_if_pixel_size_differs",
+]
 
 OUTPUT_DTYPES = ("same", "float32", "uint16", "uint8")
 
 
 @dataclasses.dataclass
+class PredictInputs(Checked):
+    """What to predict: the model and the LR images (notebook 04, ``pssr-nb predict``)."""
+
+    model: str = param("", MODEL_HELP)
+    images: tuple[str, ...] = param(
+        (),
+        "LR image files or one folder to super-resolve. Empty (notebook): the LR images "
+        "recorded in notebook 01, else the held-out sample scans.",
+        positional=True,
+    )
+    axes: str = param("", "Override the axes the files declare, e.g. ZYX; empty: the files'.")
+
+
+@dataclasses.dataclass
 class PredictParams(Checked):
     """Settings of inference (the infer notebook's form and ``pssr-nb predict``)."""
+
+    #: Quick mode (CI, a first look): the starting values a form takes instead.
+    QUICK: ClassVar[dict[str, Any]] = {"tta": True}
 
     tile: int = param(
         128, "Tile size in LR pixels; larger is faster but needs more memory.", minimum=8
@@ -73,6 +109,10 @@ class PredictParams(Checked):
     overwrite: bool = param(False, "Replace existing output files.")
     device: str = param("auto", "auto, cpu, cuda or mps.")
     amp: bool = param(True, "Mixed precision on CUDA.")
+
+    def check_together(self) -> None:
+        if self.overlap >= self.tile:
+            raise setting_error(self, "overlap", f"smaller than tile = {self.tile}")
 
 
 @dataclasses.dataclass
@@ -108,16 +148,10 @@ class Prediction:
         return self.normalization.invert(self.data, target)
 
 
-def _flip_shift(scale: int, offset: float) -> int | None:
-    """HR shift that re-aligns a flipped prediction, or None when it is not whole pixels."""
-    d = scale - 1 - 2 * offset
-    return int(round(d)) if abs(d - round(d)) < 1e-6 else None
-
-
 def _dihedral_prediction(net: torch.nn.Module, x: torch.Tensor, k: int) -> torch.Tensor:
     """``net`` applied in the ``k``-th dihedral frame, returned in the original frame and grid."""
     c = net.config
-    s, d = c.scale, _flip_shift(c.scale, c.offset)
+    s, d = c.scale, flip_shift(c.scale, c.offset)
     fy, fx, _ = DIHEDRAL[k]
     pads = {}
     for axis, flipped in (("y", fy), ("x", fx)):
@@ -134,7 +168,7 @@ def tile_function(net: torch.nn.Module, device: torch.device, tta: bool = False,
     """The batch function :func:`~pssr_nb.tiling.apply_tiled` calls: numpy tiles in, maps out."""
     autocast, _ = autocast_for(device, amp)
     transforms = range(8) if tta else [0]
-    if tta and _flip_shift(net.config.scale, net.config.offset) is None:
+    if tta and flip_shift(net.config.scale, net.config.offset) is None:
         transforms = [k for k in range(8) if not any(DIHEDRAL[k][:2])]
 
     def fn(tiles: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -393,7 +427,7 @@ def run(
             fix="Choose a new output folder, or replace them with --overwrite "
             "(overwrite=True in the form).",
         )
-    model = TrainedModel.load(model_path)
+    model = open_model(model_path)
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]

@@ -11,11 +11,11 @@ notebook therefore runs on its own.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +24,21 @@ from .errors import InputError, show_briefly_in_notebooks
 from .files import atomic_path
 from .model_choice import matching_sample_model
 from .model_file import SAMPLE_MODELS, TrainedModel, load_sample_model, sample_model_path
-from .params import param
+
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "SAMPLE",
+    "default_folder",
+    "in_colab",
+    "open_project",
+    "Project",
+]
 
 MANIFEST = "project.json"
 FORMAT = "pssr_nb.project"
 #: Settings of the sample project's phantoms.
 SAMPLE = {"specimen": "em", "size": 256, "scale": 4, "train_images": 4, "test_images": 2}
-
-
-def quick_mode() -> bool:
-    """True when notebooks should shrink sizes and budgets: ``PSSR_NB_QUICK=1`` or under CI."""
-    flag = os.environ.get("PSSR_NB_QUICK", "").strip().lower()
-    if flag:
-        return flag not in ("0", "false", "no")
-    return bool(os.environ.get("CI"))
 
 
 def default_folder() -> Path:
@@ -65,35 +66,6 @@ def open_project(drive: bool = True) -> Project:
         colab_drive.mount("/content/drive")
         return Project(Path("/content/drive/MyDrive") / default_folder().name)
     return Project()
-
-
-MODEL_CHOICE = (
-    f"A model file (.pt), a PSSR2 .pth to import, or a shipped sample model "
-    f"({', '.join(SAMPLE_MODELS)}). Empty: the model trained in notebook 03, else em_x4."
-)
-
-
-@dataclasses.dataclass
-class InferChoice:
-    """Which model to apply to which images (notebook 04)."""
-
-    model: str = param("", MODEL_CHOICE)
-    images: str = param(
-        "", "LR image file or folder to super-resolve. Empty: the held-out sample scans."
-    )
-
-
-@dataclasses.dataclass
-class BenchmarkChoice:
-    """Which model to benchmark on which real images (notebook 05)."""
-
-    model: str = param("", MODEL_CHOICE)
-    lr: str = param(
-        "",
-        "For real data: the LR (or low-SNR) file or folder. Empty: the pairs recorded in "
-        "notebook 01, else the held-out sample pairs.",
-    )
-    hr: str = param("", "For real data: the HR (or high-SNR) file or folder, paired by name.")
 
 
 class Project:
@@ -253,7 +225,7 @@ class Project:
         return TrainedModel.load(path) if path is not None else load_sample_model()
 
     def model_path(self, choice: str = "") -> Path:
-        """The model file for a choice of :class:`InferChoice`.
+        """The model file named in notebook 04 or 05 (``model`` of their inputs form).
 
         A PSSR2 ``.pth`` is imported (safely, see :mod:`pssr_nb.pssr2_import`) and
         written as a pssr_nb model under ``models/`` in the project.
@@ -291,7 +263,11 @@ class Project:
         )
 
     def test_pairs(
-        self, lr: str = "", hr: str = "", lr_token: str = "", hr_token: str = ""
+        self,
+        lr: str | Sequence[str] = "",
+        hr: str | Sequence[str] = "",
+        lr_token: str = "",
+        hr_token: str = "",
     ) -> list[tuple[Path, Path]]:
         """(LR, HR) pairs to benchmark on: the given folders, else the recorded or held-out pairs."""
         from .data import find_pairs
@@ -330,6 +306,10 @@ class Project:
     def lr(self) -> Path:
         """The LR images notebook 01 recorded (``paired_lr``), else the held-out sample phantoms."""
         return self.get("paired_lr") or self.sample_data()["test"] / "lr"
+
+    def scale(self) -> int:
+        """The scale notebook 01 recorded for your data, else the sample's."""
+        return self.get("scale", step="understand_data") or SAMPLE["scale"]
 
     def __repr__(self) -> str:
         return f"Project({str(self.folder)!r}, steps={list(self.steps)})"

@@ -22,6 +22,8 @@ from .model_file import TrainedModel, read_safely
 from .models import ModelConfig, ResUNet
 from .sampling import lr_offset
 
+__all__ = ["PSSR2_AFFINE", "import_pssr2", "pssr2_config"]
+
 #: PSSR2's ``x / 128 - 1`` on 0..255 data, for inputs normalised to 0..1.
 PSSR2_AFFINE = (255 / 128, -1.0)
 

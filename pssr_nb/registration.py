@@ -16,6 +16,8 @@ from scipy import ndimage
 from .errors import InputError
 from .sampling import upsample
 
+__all__ = ["apply_shift", "estimate_shift", "measure_lr_offset", "shift_with_error"]
+
 
 def _plane(image: np.ndarray, name: str) -> np.ndarray:
     image = np.asarray(image, dtype=np.float64)

@@ -26,6 +26,21 @@ from .files import atomic_path, output_folder
 from .structure import MARGIN as FLAG_MARGIN
 from .structure import Z as FLAG_Z
 
+__all__ = [
+    "DATA_TEXT",
+    "FILES",
+    "FLAGS",
+    "FLAGS_TEXT",
+    "LIMITS_TEXT",
+    "NORMALIZATION_TEXT",
+    "check_free",
+    "figure_png",
+    "figures",
+    "html_table",
+    "render_html",
+    "write_report",
+]
+
 FILES = ("report.html", "benchmark.json", "scores.csv", "summary.csv")
 
 NORMALIZATION_TEXT = {

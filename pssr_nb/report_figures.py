@@ -14,6 +14,17 @@ import numpy as np
 from .frc import FRCCurve
 from .plotting import display_range
 
+__all__ = [
+    "COLORS",
+    "detection_figure",
+    "frc_figure",
+    "maps_figure",
+    "resolution_figure",
+    "scores_figure",
+    "structure_figure",
+    "uncertainty_figure",
+]
+
 COLORS = {"bicubic": "tab:blue", "model": "tab:red", "HR scan": "tab:green", "truth": "k"}
 
 

@@ -43,6 +43,17 @@ from .baselines import Tuned, baselines
 from .errors import InputError
 from .pair_target import PairTarget
 
+__all__ = [
+    "LEVELS",
+    "OBJECT",
+    "TOLERANCE",
+    "Z",
+    "compare",
+    "measure",
+    "ResolutionCurve",
+    "standard_outputs",
+]
+
 #: Significance of a peak and of a dip, in noise standard deviations.
 Z = 2.0
 #: A peak must also reach this fraction of a single object's height in the same output

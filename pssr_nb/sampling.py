@@ -12,11 +12,29 @@ against the others by a fraction of a pixel.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .params import param
+
+__all__ = [
+    "DEFAULT_SCALE",
+    "DOWNSAMPLE_MODES",
+    "MAX_SCALE",
+    "UPSAMPLE_METHODS",
+    "flip_shift",
+    "lr_offset",
+    "scale_setting",
+    "upsample",
+]
+
+#: The super-resolution factor (LR pixel size / HR pixel size) wherever none is given.
+DEFAULT_SCALE = 4
+MAX_SCALE = 16
 
 DOWNSAMPLE_MODES = ("decimate", "area", "bilinear")
 UPSAMPLE_METHODS = ("nearest", "bilinear", "bicubic")
@@ -50,6 +68,32 @@ def lr_offset(scale: int, mode: str = "decimate", phase: int = 0) -> float:
             raise InputError(f"phase must be in [0, {scale - 1}], got {phase}.")
         return float(phase)
     return (scale - 1) / 2.0
+
+
+def flip_shift(scale: int, offset: float) -> int | None:
+    """HR pixels between a sampling grid and its mirror image, or None when not whole.
+
+    Flipping an LR image moves LR pixel ``i`` from HR position ``scale * i + offset``
+    to ``scale * i + (scale - 1 - offset)``: the grid shifts by ``scale - 1 - 2 * offset``.
+
+    Examples
+    --------
+    >>> flip_shift(4, 0.0), flip_shift(4, 1.5), flip_shift(4, 0.25)
+    (3, 0, None)
+    """
+    d = scale - 1 - 2 * offset
+    return int(round(d)) if abs(d - round(d)) < 1e-6 else None
+
+
+def scale_setting(note: str = "") -> Any:
+    """The scale setting of a step's parameters: one default, one range, one help text."""
+    extra = f" ({note})" if note else ""
+    return param(
+        DEFAULT_SCALE,
+        f"LR pixel size / HR pixel size, the super-resolution factor{extra}.",
+        minimum=1,
+        maximum=MAX_SCALE,
+    )
 
 
 def upsample(

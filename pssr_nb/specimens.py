@@ -23,6 +23,20 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+__all__ = [
+    "DARK_LINES",
+    "LINE_SD_NM",
+    "SPECIMENS",
+    "EMSpecimen",
+    "FluorescenceSpecimen",
+    "Grid",
+    "make_specimen",
+    "point_mass_gain",
+    "ResolutionTarget",
+    "smooth_curve",
+    "splat",
+]
+
 SPECIMENS = ("em", "fluorescence", "target")
 #: The SD (nm) of the cross-section of each specimen's lines: EM membranes, fluorescent tubes.
 LINE_SD_NM = {"em": 3.0, "fluorescence": 35.0}

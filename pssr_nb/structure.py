@@ -37,6 +37,23 @@ from .metrics import care_normalize
 from .phantoms import Microscope
 from .specimens import DARK_LINES, LINE_SD_NM
 
+__all__ = [
+    "MARGIN",
+    "NUMBERS",
+    "QUANTILES",
+    "Z",
+    "betti",
+    "compare",
+    "judge",
+    "Lines",
+    "pieces_of",
+    "ridge_response",
+    "structure_check",
+    "trace",
+    "trace_best",
+    "truth_skeleton",
+]
+
 #: Thresholds tried per method, as quantiles of its own ridge response.
 QUANTILES = np.linspace(0.5, 0.995, 40)
 

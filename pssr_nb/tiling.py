@@ -19,6 +19,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["apply_tiled", "blend_weights", "tile_layout", "TileFn"]
+
 #: ``f(tiles) -> outputs``: ``(B, C, th, tw)`` LR tiles to a tuple of ``(B, th*s, tw*s)`` maps.
 TileFn = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 

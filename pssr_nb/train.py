@@ -32,14 +32,22 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, split
+from .data import (
+    MIN_TRAINING_TILE_LR,
+    HRDataset,
+    Source,
+    check_tile,
+    fixed_regions,
+    load_sources,
+    split,
+)
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
@@ -49,11 +57,37 @@ from .model_file import TrainedModel, atomic_save, read_safely
 from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
 from .pair_validation import COLUMNS as PAIR_COLUMNS
 from .pair_validation import PairValidation
-from .params import Checked, param, to_dict
+from .params import Checked, param, setting_error, to_dict
 from .predict import PredictParams
+from .sampling import DEFAULT_SCALE, MAX_SCALE
 from .units import INPUT_SMOOTHING, source_units, to_units
 from .validation import COLUMNS as VALIDATION_COLUMNS
 from .validation import CONTEXT, PREVIEWS, Previews, ValidationSet
+
+__all__ = [
+    "CHECKPOINT",
+    "CHECKPOINT_FORMAT",
+    "LEARNING_RATES",
+    "LOG_COLUMNS",
+    "MAX_SKIPPED_STEPS",
+    "MIN_STEPS",
+    "RESUMABLE_CHANGES",
+    "RUN_FILES",
+    "Clock",
+    "effective_params",
+    "is_interrupted",
+    "network_config",
+    "resolve_crappifier",
+    "preview_pair",
+    "run",
+    "score_rows",
+    "start_or_resume",
+    "TrainInputs",
+    "TrainParams",
+    "TrainResult",
+    "ValidationHook",
+    "warmup_cosine",
+]
 
 CHECKPOINT = "checkpoint.pt"
 #: The files a run writes into its folder.
@@ -75,13 +109,31 @@ RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
 #: The fewest steps a time budget plans, however small the budget.
 MIN_STEPS = 10
 
-#: Settings for quick mode (CI, smoke tests): seconds of training on tiny tiles.
-QUICK = {"steps": 30, "tile": 64, "batch_size": 4, "val_tiles": 4, "validations": 3}
+
+@dataclasses.dataclass
+class TrainInputs(Checked):
+    """What to train on (``pssr-nb train``; notebook 03 takes them from the project)."""
+
+    hr: str = param("", "HR training images: a file or folder.", required=True)
+    crappifier: str = param(
+        "",
+        "crappifier.json from calibration; it sets the scale and sampling offset. Empty: "
+        f"a generic crappifier at scale {DEFAULT_SCALE} (or the scale setting).",
+    )
 
 
 @dataclasses.dataclass
 class TrainParams(Checked):
     """Settings of a training run (the train notebook's form and ``pssr-nb train``)."""
+
+    #: Quick mode (CI, a first look): the starting values a form takes instead.
+    QUICK: ClassVar[dict[str, Any]] = {
+        "steps": 30,
+        "tile": 64,
+        "batch_size": 4,
+        "val_tiles": 4,
+        "validations": 3,
+    }
 
     preset: str = param(
         "small", "Network size (ignored when fine-tuning: init's network).", choices=tuple(PRESETS)
@@ -92,7 +144,11 @@ class TrainParams(Checked):
         "or a PSSR2 .pth); empty trains from random weights.",
     )
     scale: int = param(
-        4, "Super-resolution factor (must match the crappifier).", minimum=1, maximum=16
+        0,
+        "Super-resolution factor; 0 takes the crappifier's (the crappifier sets the sampling "
+        f"geometry; without one, {DEFAULT_SCALE}).",
+        minimum=0,
+        maximum=MAX_SCALE,
     )
     frames: int = param(
         1, "Input frames (odd): neighbouring time points or slices.", minimum=1, odd=True
@@ -140,15 +196,34 @@ class TrainParams(Checked):
         0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
     )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.tile and self.tile % self.scale:
+    def check_together(self) -> None:
+        if self.tile and self.scale and self.tile % self.scale:
             good = self.tile - self.tile % self.scale or self.scale * 16
-            raise InputError(
-                f"The setting tile = {self.tile} of TrainParams cannot be used: it must be a "
-                f"multiple of scale = {self.scale}.",
+            raise setting_error(
+                self,
+                "tile",
+                f"a multiple of scale = {self.scale}",
                 fix=f"Give --tile (tile=) {good} or 0 for the default, or a --scale (scale=) "
                 f"that divides {self.tile}.",
+            )
+        smallest = MIN_TRAINING_TILE_LR * max(self.scale, 1)
+        if self.tile and self.tile < smallest:
+            raise setting_error(self, "tile", f"0 (the default) or at least {smallest}")
+        if bool(self.val_lr) != bool(self.val_hr):
+            empty = "val_hr" if self.val_lr else "val_lr"
+            raise setting_error(
+                self,
+                empty,
+                "the folder of the other side of the real pairs",
+                fix="Give both --val-lr and --val-hr (val_lr=, val_hr=), or neither.",
+            )
+        if self.val_semi_synthetic and not self.val_lr:
+            raise setting_error(
+                self,
+                "val_semi_synthetic",
+                "false when there are no real pairs (val_lr)",
+                fix="Give --val-lr and --val-hr (val_lr=, val_hr=), or drop --val-semi-synthetic "
+                "(val_semi_synthetic=False).",
             )
 
 
@@ -208,6 +283,31 @@ def network_config(
             fix="Fine-tune a model of the same scale and frames, or train from scratch (init empty).",
         )
     return dataclasses.replace(c, offset=crappifier.offset), model.network.state_dict()
+
+
+def resolve_crappifier(crappifier: Crappifier | str | Path | None, scale: int = 0) -> Crappifier:
+    """The crappifier a run trains with; it sets the sampling geometry (scale and offset).
+
+    Parameters
+    ----------
+    crappifier : Crappifier, path to crappifier.json, or None
+        None: :meth:`Crappifier.default` at ``scale`` (or the default scale).
+    scale : int
+        The run's ``scale`` setting: 0 takes the crappifier's; any other value must be it.
+    """
+    if not isinstance(crappifier, Crappifier):
+        crappifier = (
+            Crappifier.load(crappifier)
+            if crappifier
+            else Crappifier.default(scale or DEFAULT_SCALE)
+        )
+    if scale and crappifier.scale != scale:
+        raise InputError(
+            f"The crappifier downsamples by {crappifier.scale} but scale is {scale}.",
+            fix="Leave scale at 0 to take the crappifier's factor, or calibrate a "
+            "crappifier for this scale.",
+        )
+    return crappifier
 
 
 def _step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
@@ -590,7 +690,8 @@ def run(
     out_dir : str or Path
         Output folder (see the module docstring for what is written).
     crappifier : Crappifier or path to crappifier.json, optional
-        Default: :meth:`Crappifier.default` at ``params.scale``.
+        Sets the sampling geometry (scale and offset). Default:
+        :meth:`Crappifier.default` at ``params.scale`` (see :func:`resolve_crappifier`).
     resume : bool
         Continue the run whose ``checkpoint.pt`` is in ``out_dir``.
     callback : callable, optional
@@ -653,15 +754,10 @@ def run(
         sources = list(hr)
     else:
         sources = load_sources(hr)
+    crappifier = resolve_crappifier(crappifier, params.scale)
+    params = dataclasses.replace(params, scale=crappifier.scale)  # checks the tile again
     for source in sources:  # before any statistics of the images are taken
         check_tile(source, params.tile, params.scale)
-    if not isinstance(crappifier, Crappifier):
-        crappifier = Crappifier.load(crappifier) if crappifier else Crappifier.default(params.scale)
-    if crappifier.scale != params.scale:
-        raise InputError(
-            f"The crappifier downsamples by {crappifier.scale} but scale is {params.scale}.",
-            fix="Set scale to the crappifier's factor, or calibrate a crappifier for this scale.",
-        )
     hooks = _validation_hooks(params, on_validate)
     if state is not None:
         _check_resumable(state, params, sources, ckpt)
@@ -726,14 +822,8 @@ def _validation_hooks(
     params: TrainParams, on_validate: ValidationHook | None
 ) -> ValidationHook | None:
     """The user's hook and, with ``val_lr``/``val_hr``, the real pairs' scores."""
-    if not (params.val_lr or params.val_hr):
+    if not params.val_lr:  # TrainParams holds both or neither
         return on_validate
-    if not (params.val_lr and params.val_hr):
-        raise InputError(
-            "Real validation pairs need both val_lr and val_hr.",
-            path=params.val_lr or params.val_hr,
-            fix="Give both folders, or neither.",
-        )
     pairs = PairValidation(params.val_lr, params.val_hr, params.val_semi_synthetic, params.device)
 
     def hooks(model: TrainedModel, row: dict[str, Any]) -> dict[str, Any]:

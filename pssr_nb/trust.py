@@ -48,6 +48,27 @@ from .predict import PredictParams, predict_normalized
 from .structure import Lines, pieces_of, ridge_response
 from .units import input_normalization, source_units
 
+__all__ = [
+    "FLAT_LEVELS",
+    "FLAT_MARGIN",
+    "FLAT_Z",
+    "LINE_CONTRAST",
+    "LINE_LENGTH_LR",
+    "UNIT_GAINS",
+    "UNIT_OFFSETS",
+    "flat_field_check",
+    "flat_noise_check",
+    "flat_predictor",
+    "line_threshold",
+    "long_lines",
+    "seen_units",
+    "structure_sd",
+    "trivial_predictors",
+    "uncertainty_against_trivial",
+    "uncertainty_calibration",
+    "units_check",
+]
+
 #: Flat-field brightness levels, in normalised units (fractions of the training contrast).
 FLAT_LEVELS = (0.2, 0.5, 0.8)
 #: The oracle's grid: gains and offsets applied to the per-image units.

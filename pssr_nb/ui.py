@@ -16,7 +16,9 @@ import typing
 from typing import Any
 
 from .errors import InputError
-from .params import base_type
+from .params import base_type, starting_values
+
+__all__ = ["Form", "LivePlot", "Viewer"]
 
 
 def _widget_for(field: dataclasses.Field, kind: Any, value: Any):
@@ -45,7 +47,8 @@ class Form:
     cls : type
         A parameter dataclass (fields declared with :func:`pssr_nb.params.param`).
     **values
-        Starting values that replace the defaults (e.g. a smaller budget in quick mode).
+        Starting values that replace the defaults. In quick mode (``PSSR_NB_QUICK=1``,
+        CI) the form starts from ``cls.QUICK`` (smaller sizes and budgets) under them.
 
     Examples
     --------
@@ -60,6 +63,7 @@ class Form:
         self.cls = cls
         self._hints = typing.get_type_hints(cls)
         defaults = dataclasses.asdict(cls())
+        values = {**starting_values(cls), **values}
         unknown = set(values) - set(defaults)
         if unknown:
             raise InputError(f"{cls.__name__} has no setting(s) {sorted(unknown)}.")

@@ -34,6 +34,18 @@ from .data import Source
 from .errors import InputError
 from .normalize import DEFAULT_PERCENTILES, Normalization
 
+__all__ = [
+    "INPUT_SMOOTHING",
+    "MAX_PLANES",
+    "MAX_SIDE",
+    "input_normalization",
+    "planes_of",
+    "smoothed_percentiles",
+    "source_units",
+    "to_units",
+    "training_units",
+]
+
 #: Gaussian smoothing (in pixels of the image measured) before its percentiles are taken.
 INPUT_SMOOTHING = 1.0
 #: At most this many planes of a stack, and crops of this side of a large plane, are measured.

@@ -31,6 +31,18 @@ from .normalize import DEFAULT_PERCENTILES, Normalization
 from .predict import PredictParams, predict_normalized
 from .units import INPUT_SMOOTHING, input_normalization
 
+__all__ = [
+    "COLUMNS",
+    "CONTEXT",
+    "NOISE_SEED",
+    "PREVIEWS",
+    "care_scores",
+    "load_previews",
+    "Previews",
+    "ValidationSet",
+    "whole_lr",
+]
+
 #: LR pixels of surroundings predicted with each validation block: twice predict_image's
 #: overlap. Measured with the sample model: 8 LR pixels change a block's PSNR by up to
 #: 0.25 dB against predicting the whole image, 32 by none except next to the image's edge,
@@ -238,6 +250,10 @@ class Previews:
 
 
 def load_previews(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a ``validation_previews.npz`` as float32 (steps as int)."""
+    """The arrays of a ``validation_previews.npz`` (or of the one in a run folder) as
+    float32 (steps as int)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PREVIEWS
     with np.load(path) as saved:
         return {k: v if k == "steps" else v.astype(np.float32) for k, v in saved.items()}

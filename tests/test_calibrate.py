@@ -1,5 +1,6 @@
 """Calibration of the crappifier (issue "Calibrate"): estimator, fit, model choice, outputs."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ from pssr_nb.calibrate import (
     PointScanParams,
     calibrate_lr_only,
     calibrate_pairs,
+    compare_noise,
 )
 from pssr_nb.crappifier_fit import (
     Family,
@@ -219,3 +221,28 @@ def test_real_confocal_low_high_snr_pair_calibrates_with_a_reported_fit(shared_d
     assert 0 < report["ranking"][0]["distance"] < 0.5
     assert "poisson" in calibration.ranking.chosen.family  # shot noise is there
     assert 10 < calibration.lr_noise.photons < 1000
+
+
+def test_the_noise_comparison_puts_the_right_crappifier_on_the_real_curve(calibrations):
+    """The curves the notebook draws: the fitted family's variance lies on the real
+    one, a crappifier with ten times the photons' noise does not."""
+    _, calibration = calibrations["poisson+gaussian"]
+    comparison = calibration.comparison(top=2)
+    assert list(comparison.residuals)[0] == "real" and len(comparison.curves) == 3
+    wrong = dataclasses.replace(
+        PointScanParams.from_crappifier(calibration.crappifier), photons=2.0
+    ).crappifier()
+    against = compare_noise(
+        calibration.profiles[0], {"right": calibration.crappifier, "wrong": wrong}
+    )
+    real = against.curves["real"][1]
+    assert np.abs(against.curves["right"][1] / real - 1).mean() < 0.15
+    assert np.abs(against.curves["wrong"][1] / real - 1).mean() > 1
+    means, variances = calibration.noise_levels()
+    assert means.shape == variances.shape == (12,)
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from pssr_nb.plotting import noise_profile_figure, physical_estimate_figure
+
+    for fig in (noise_profile_figure(against), physical_estimate_figure(calibration)):
+        assert len(fig.axes) >= 1
+        plt.close(fig)

@@ -203,7 +203,7 @@ def _cases():
                 "--batch-size": ["-1"],
                 "--val-tiles": ["0"],
                 "--learning-rate": ["nan", "-1"],
-                "--scale": ["0", "3"],
+                "--scale": ["-1", "3", "17"],
                 "--frames": ["0", "2"],
                 "--val-fraction": ["1.5"],
                 "--minutes": ["-1", "inf"],

@@ -2,8 +2,9 @@
 
 import pytest
 
-from pssr_nb.lessons import format_rows, sampling_table, shot_noise_table
+from pssr_nb.lessons import sampling_table, shot_noise_table
 from pssr_nb.phantoms import simulate
+from pssr_nb.tables import format_rows
 
 
 def test_measured_snr_follows_poisson_statistics():

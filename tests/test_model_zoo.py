@@ -15,7 +15,8 @@ from pssr_nb.cli import main
 from pssr_nb.errors import InputError
 from pssr_nb.model_choice import open_model
 from pssr_nb.model_file import TrainedModel
-from pssr_nb.model_zoo import ExportParams, export_bioimageio, load_bioimageio, reference_output
+from pssr_nb.model_package import load_bioimageio
+from pssr_nb.model_zoo import ExportParams, export_bioimageio, reference_output
 
 spec = pytest.importorskip("bioimageio.spec", reason="the bioimageio extra is not installed")
 
@@ -80,7 +81,7 @@ def test_the_torchscript_runs_without_pssr_nb(package):
 
 
 def test_the_package_reads_back_as_the_model(package, tmp_path):
-    again = TrainedModel.load(package)
+    again = open_model(package)
     original = model()
     assert again.config == original.config and again.pixel_size_nm == 20.0
     assert again.crappifier == original.crappifier and again.history == original.history
@@ -122,7 +123,7 @@ def test_a_foreign_package_is_named(tmp_path):
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
         z.writestr("rdf.yaml", "type: model\n")
     with pytest.raises(InputError, match="not exported by pssr_nb") as err:
-        TrainedModel.load(tmp_path / "other.zip")
+        open_model(tmp_path / "other.zip")
     assert err.value.path == tmp_path / "other.zip"
 
 

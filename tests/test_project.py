@@ -5,7 +5,8 @@ import pytest
 
 from pssr_nb.crappify import Crappifier, Downsample, Poisson
 from pssr_nb.errors import InputError
-from pssr_nb.project import Project, quick_mode
+from pssr_nb.params import quick_mode
+from pssr_nb.project import Project
 
 
 def test_an_empty_project_falls_back_to_the_sample_project(tmp_path):

@@ -104,9 +104,17 @@ def test_a_finished_run_without_its_checkpoint_is_never_replaced(hr_folder, tmp_
     assert (tmp_path / "b" / "model_best.pt").read_bytes() == before["model_best.pt"]
 
 
-def test_scale_must_match_the_crappifier(hr_folder, tmp_path):
+def test_the_crappifier_sets_the_scale_and_a_different_one_is_refused(hr_folder, tmp_path):
+    res = run(
+        TrainParams(steps=2, **TINY),
+        hr_folder,
+        tmp_path / "a",
+        Crappifier.default(2),
+        progress=False,
+    )
+    assert res.model.config.scale == 2 and res.summary["params"]["scale"] == 2
     with pytest.raises(InputError, match="downsamples by 2 but scale is 4"):
-        run(TrainParams(steps=2, **TINY), hr_folder, tmp_path, crappifier=Crappifier.default(2))
+        run(TrainParams(steps=2, scale=4, **TINY), hr_folder, tmp_path / "b", Crappifier.default(2))
 
 
 def test_fine_tuning_starts_from_the_model_and_resumes_from_its_checkpoint(hr_folder, tmp_path):
@@ -162,8 +170,8 @@ def test_real_pairs_are_scored_as_users_predict_and_choose_the_best_model(hr_fol
     best = TrainedModel.load(tmp_path / "model_best.pt")
     assert best.history[-1]["step"] == res.summary["best"]["step"]
     assert "pairs_gain_db" in _log_rows(tmp_path)[0]
-    with pytest.raises(InputError, match="need both val_lr and val_hr"):
-        run(TrainParams(steps=2, val_lr=str(pairs / "lr"), **TINY), hr_folder, tmp_path / "x")
+    with pytest.raises(InputError, match="setting val_hr = ''"):
+        TrainParams(steps=2, val_lr=str(pairs / "lr"), **TINY)
 
 
 def test_pair_validation_can_fail(hr_folder):

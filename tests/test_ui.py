@@ -13,10 +13,20 @@ from pssr_nb.ui import Form, Viewer
 
 
 @pytest.mark.parametrize("cls", [DemoParams, SimulateParams, TrainParams, PredictParams])
-def test_an_untouched_form_gives_the_defaults(cls):
+def test_an_untouched_form_gives_the_defaults(cls, monkeypatch):
+    monkeypatch.setenv("PSSR_NB_QUICK", "0")
     form = Form(cls)
     assert form.params() == cls()
     assert len(form.box().children) == len(dataclasses.fields(cls))
+
+
+@pytest.mark.parametrize("cls", [DemoParams, TrainParams, PredictParams])
+def test_in_quick_mode_a_form_starts_from_the_quick_values_under_the_given_ones(cls, monkeypatch):
+    monkeypatch.setenv("PSSR_NB_QUICK", "1")
+    assert cls.QUICK and Form(cls).params() == cls(**cls.QUICK)
+    name = next(iter(cls.QUICK))
+    given = {name: getattr(cls(), name)}  # a learner's value wins over quick mode's
+    assert getattr(Form(cls, **given).params(), name) == given[name]
 
 
 def test_the_run_uses_the_values_set_in_the_form(tmp_path):
