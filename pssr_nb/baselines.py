@@ -32,6 +32,7 @@ from .sampling import UPSAMPLE_METHODS, upsample
 
 __all__ = [
     "NL_MEANS_H",
+    "RESTORATIONS",
     "SIGMAS",
     "WIENER_BALANCES",
     "WIENER_SIGMAS",
@@ -41,6 +42,7 @@ __all__ = [
     "interpolation_names",
     "nl_means",
     "restoration_names",
+    "Restoration",
     "smooth",
     "tune",
     "tune_gaussian",
@@ -164,19 +166,76 @@ def tune_gaussian(
     """
     if not pairs:
         raise ValueError("tune_gaussian needs at least one training pair")
-    errors = [
-        sum(_squared_error(smooth(lr, scale, offset, s), hr) for lr, hr in pairs) for s in sigmas
-    ]
-    return float(sigmas[int(np.argmin(errors))])
+    (sigma,) = _best(pairs, [(s,) for s in sigmas], scale, offset, smooth)
+    return float(sigma)
 
 
 def _best(
     pairs: Sequence[tuple[np.ndarray, np.ndarray]],
     candidates: Sequence[tuple],
+    scale: int,
+    offset: float,
     make: Callable[..., np.ndarray],
 ) -> tuple:
-    errors = [sum(_squared_error(make(lr, *c), hr) for lr, hr in pairs) for c in candidates]
+    """The candidate setting with the lowest summed error over the pairs."""
+    errors = [
+        sum(_squared_error(make(lr, scale, offset, *c), hr) for lr, hr in pairs) for c in candidates
+    ]
     return candidates[int(np.argmin(errors))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Restoration:
+    """A classical restoration baseline: its names, how it is made, how it is tuned.
+
+    Attributes
+    ----------
+    key : str
+        Its name in ``which`` of :func:`tune`.
+    names : tuple of str
+        What the benchmark calls it at scale 1 and at larger scales.
+    make : callable
+        ``make(lr, scale, offset, *setting)``, the restored HR plane.
+    grid : tuple of tuples
+        The settings tried when tuning on training pairs.
+    fields : tuple of str
+        The :class:`Tuned` fields a setting fills, in order.
+    """
+
+    key: str
+    names: tuple[str, str]
+    make: Callable[..., np.ndarray]
+    grid: tuple[tuple, ...]
+    fields: tuple[str, ...]
+
+    def name(self, scale: int) -> str:
+        return self.names[0] if scale == 1 else self.names[1]
+
+
+#: Every restoration baseline, each carrying its own tuning grid.
+RESTORATIONS = (
+    Restoration(
+        "gaussian",
+        ("input+gaussian", "bicubic+gaussian"),
+        smooth,
+        tuple((s,) for s in SIGMAS),
+        ("gaussian_sigma",),
+    ),
+    Restoration(
+        "wiener",
+        ("input+wiener", "bicubic+wiener"),
+        deconvolve,
+        tuple((s, b) for s in WIENER_SIGMAS for b in WIENER_BALANCES),
+        ("wiener_sigma", "wiener_balance"),
+    ),
+    Restoration(
+        "nl-means",
+        ("nl-means", "nl-means+bicubic"),
+        nl_means,
+        tuple((h,) for h in NL_MEANS_H),
+        ("nl_means_h",),
+    ),
+)
 
 
 def tune(
@@ -199,28 +258,16 @@ def tune(
     if not pairs:
         raise ValueError("tune needs at least one training pair")
     settings = {}
-    if "gaussian" in which:
-        settings["gaussian_sigma"] = tune_gaussian(pairs, scale, offset)
-    if "wiener" in which:
-        grid = [(s, b) for s in WIENER_SIGMAS for b in WIENER_BALANCES]
-        sigma, balance = _best(pairs, grid, lambda lr, s, b: deconvolve(lr, scale, offset, s, b))
-        settings.update(wiener_sigma=sigma, wiener_balance=balance)
-    if "nl-means" in which:
-        (h,) = _best(
-            pairs, [(h,) for h in NL_MEANS_H], lambda lr, h: nl_means(lr, scale, offset, h)
-        )
-        settings["nl_means_h"] = h
+    for r in RESTORATIONS:
+        if r.key in which:
+            best = _best(pairs, r.grid, scale, offset, r.make)
+            settings.update(zip(r.fields, map(float, best), strict=True))
     return Tuned(**settings)
 
 
 def restoration_names(scale: int) -> dict[str, str]:
     """The names of the restoration baselines at a scale (``input+...`` at scale 1)."""
-    base = "input" if scale == 1 else "bicubic"
-    return {
-        "gaussian": f"{base}+gaussian",
-        "wiener": f"{base}+wiener",
-        "nl-means": "nl-means" if scale == 1 else "nl-means+bicubic",
-    }
+    return {r.key: r.name(scale) for r in RESTORATIONS}
 
 
 def baselines(
@@ -244,13 +291,8 @@ def baselines(
     out = {m: interpolate(lr, scale, offset, m) for m in kept}
     if tuned is None:
         return out
-    names = restoration_names(scale)
-    if tuned.gaussian_sigma is not None:
-        out[names["gaussian"]] = smooth(lr, scale, offset, tuned.gaussian_sigma)
-    if tuned.wiener_sigma is not None:
-        out[names["wiener"]] = deconvolve(
-            lr, scale, offset, tuned.wiener_sigma, tuned.wiener_balance
-        )
-    if tuned.nl_means_h is not None:
-        out[names["nl-means"]] = nl_means(lr, scale, offset, tuned.nl_means_h)
+    for r in RESTORATIONS:
+        setting = [getattr(tuned, f) for f in r.fields]
+        if setting[0] is not None:
+            out[r.name(scale)] = r.make(lr, scale, offset, *setting)
     return out
