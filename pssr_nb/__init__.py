@@ -60,8 +60,17 @@ FACE = {
     "PssrError": "errors",
 }
 
-#: The workflow's steps, one module each, and the benchmark's figures.
-MODULES = ("describe", "calibrate", "train", "predict", "benchmark", "demo", "report_figures")
+#: The workflow's steps, one module each, the benchmark's figures, and large volumes.
+MODULES = (
+    "describe",
+    "calibrate",
+    "train",
+    "predict",
+    "benchmark",
+    "demo",
+    "report_figures",
+    "volume",
+)
 
 __all__ = ["__version__", *FACE, *MODULES]
 

@@ -120,12 +120,50 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     params, inputs = from_namespace(PredictParams, args), from_namespace(PredictInputs, args)
     model = inputs.model or sample_model_path()
+    if _is_volume(args.out):
+        return _predict_volume(args, params, inputs, model)
     report = run(params, model, inputs.images, args.out, axes=inputs.axes or None)
     for rec in report["files"]:
         print(f"{rec['input']} -> {rec['output']}  {rec['output_shape']}  {rec['seconds']:.1f} s")
     for rec in report["failed"]:
         print(f"{rec['input']}: SKIPPED, {rec['error']} {rec['fix'] or ''}", file=sys.stderr)
     return 1 if report["failed"] else 0
+
+
+def _is_volume(out: str) -> bool:
+    """An OME-Zarr output takes the chunked path (:mod:`pssr_nb.volume`); into a folder,
+    an image (an OME-Zarr one too) is predicted in memory and written as TIFF."""
+    from .volume import is_zarr
+
+    return is_zarr(out)
+
+
+def _predict_volume(args: argparse.Namespace, params: Any, inputs: Any, model: Any) -> int:
+    from .errors import InputError
+    from .volume import VolumeParams, predict_volume
+
+    if len(inputs.images) != 1:
+        raise InputError(
+            f"A chunked prediction takes one volume, got {len(inputs.images)} inputs.",
+            path=args.out,
+            fix="Give one OME-Zarr image or TIFF per OME-Zarr output.",
+        )
+    volume = from_namespace(VolumeParams, args)
+    args.params_cls = None  # the output's own record (pssr_nb_predict.json) holds the settings
+    record = predict_volume(model, inputs.images[0], args.out, params, volume, inputs.axes or None)
+    print(
+        f"{record['written']} block(s) written, {record['skipped']} already done, in "
+        f"{record['seconds']:.1f} s on {record['scheduler']}; {Path(args.out).resolve()} "
+        f"({record['levels']} pyramid level(s))"
+    )
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> None:
+    from .volume import convert
+
+    out = convert(args.source, args.out, args.chunk, args.axes, args.overwrite)
+    print(f"OME-Zarr image written to {out.resolve()}")
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -223,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .phantoms import SimulateParams
     from .predict import PredictInputs, PredictParams
     from .train import TrainInputs, TrainParams
+    from .volume import VolumeParams
 
     parser = argparse.ArgumentParser(
         prog="pssr-nb", description="Point-scanning super-resolution, step by step."
@@ -262,7 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, PredictInputs)
     p.add_argument("--out", required=True, help="output folder")
     add_arguments(p, PredictParams)
+    volume = p.add_argument_group(
+        "large volumes (an OME-Zarr input or output: chunked on Dask, resumable)"
+    )
+    add_arguments(volume, VolumeParams)
     p.set_defaults(func=_cmd_predict, params_cls=PredictParams, inputs_cls=PredictInputs)
+
+    p = sub.add_parser("convert", help="write a (huge) TIFF as an OME-Zarr image with a pyramid")
+    p.add_argument("source", help="TIFF file")
+    p.add_argument("--out", required=True, help="OME-Zarr image to write (.ome.zarr)")
+    p.add_argument("--chunk", type=int, default=1024, help="chunk side in pixels (default: 1024)")
+    p.add_argument("--axes", default=None, help="override the axes, e.g. ZYX")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=_cmd_convert, params_cls=None)
 
     p = sub.add_parser("benchmark", help="score a model beside baselines; write an HTML report")
     add_arguments(p, BenchmarkInputs)

@@ -42,6 +42,7 @@ __all__ = [
     "output_paths",
     "read_image",
     "super_resolved_pixel_size",
+    "tiff_metadata",
     "write_tiff",
 ]
 
@@ -349,6 +350,16 @@ def _read_tiff(path: Path, memmap: bool = False) -> tuple[np.ndarray, str, dict[
             data = series.asarray()
     axes = _clean_tiff_axes(raw_axes, data.shape)
     return data, axes, pixel_size
+
+
+def tiff_metadata(path: str | Path) -> tuple[str, dict[str, float], tuple[int, ...]]:
+    """Axes, pixel sizes (nm) and shape of a TIFF, read as :func:`read_image` reads them,
+    without reading its pixels (for lazy, chunked reading of huge files)."""
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        raw_axes, shape = series.axes.upper(), tuple(series.shape)
+        pixel_size = _tiff_pixel_size(tif, raw_axes)
+    return _clean_tiff_axes(raw_axes, shape), pixel_size, shape
 
 
 def _clean_tiff_axes(raw: str, shape: tuple[int, ...]) -> str:

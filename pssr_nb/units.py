@@ -53,8 +53,11 @@ MAX_PLANES, MAX_SIDE = 8, 1024
 
 
 def planes_of(data: np.ndarray, max_planes: int = MAX_PLANES) -> Iterator[np.ndarray]:
-    """Up to ``max_planes`` evenly spaced 2-D planes of an array whose last axes are YX."""
-    data = np.asarray(data)
+    """Up to ``max_planes`` evenly spaced 2-D planes of an array whose last axes are YX.
+
+    A lazily chunked array (dask) stays lazy: only the planes taken are read later.
+    """
+    data = data if hasattr(data, "reshape") and hasattr(data, "ndim") else np.asarray(data)
     stack = data.reshape(-1, *data.shape[-2:]) if data.ndim > 2 else data[None]
     for i in np.unique(np.linspace(0, len(stack) - 1, min(max_planes, len(stack))).astype(int)):
         yield stack[i]
@@ -92,7 +95,8 @@ def smoothed_percentiles(
     """
     values = []
     for plane in planes:
-        for crop in _crops(np.asarray(plane)):
+        plane = plane if hasattr(plane, "shape") and hasattr(plane, "ndim") else np.asarray(plane)
+        for crop in _crops(plane):  # of a lazy plane, only the crops are read
             crop = np.asarray(crop, np.float64)
             finite = np.isfinite(crop)
             if not finite.any():
