@@ -459,12 +459,18 @@ def _client(scheduler: str, workers: int) -> Any:
     except ImportError:
         raise InputError("A Dask cluster needs dask.distributed.", fix=INSTALL_FIX) from None
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
+        import dask
+
+        # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
+        # torch's large buffers back to the system after every use: a network ran 1.6x
+        # slower in such a worker (benchmarks/RESULTS.md, chunked volumes). Left unset.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
         return Client(cluster)
     return Client(scheduler)
 
@@ -611,13 +617,14 @@ def predict_volume(
     ]
     todo = [b for b in blocks if not _marker(plan, *b).exists()]
     start = time.perf_counter()
-    written = _run_blocks(plan, todo, scheduler, volume.workers, progress)
+    written, peak_rss = _run_blocks(plan, todo, scheduler, volume.workers, progress)
     seconds = time.perf_counter() - start
     levels = write_pyramid(out) if volume.pyramid else 1
     record.update(
         blocks=len(blocks),
         written=written,
         skipped=len(blocks) - len(todo),
+        peak_rss_mb=peak_rss,
         levels=levels,
         seconds=round(seconds, 2),
         pssr_nb_version=__version__,
@@ -632,30 +639,39 @@ def _layout(layout: tuple[int, list[int]]) -> tuple[int, tuple[int, ...]]:
     return layout[0], tuple(layout[1])
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (what a worker needed at most)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
 def _run_blocks(
     plan: _Plan, todo: list[tuple[int, int, int]], scheduler: str, workers: int, progress: bool
-) -> int:
-    if not todo:
-        return 0
-    if scheduler == "sync":
-        from tqdm.auto import tqdm
+) -> tuple[int, dict[str, float]]:
+    """Run the blocks' tasks; returns how many were written and each process's peak memory."""
+    from tqdm.auto import tqdm
 
-        return sum(
+    if not todo:
+        return 0, {}
+    if scheduler == "sync":
+        written = sum(
             _predict_block(plan, *b) for b in tqdm(todo, disable=not progress, desc="blocks")
         )
+        return written, {"this process": _peak_rss_mb()}
     client = _client(scheduler, workers)
     try:
         from distributed import as_completed
 
         futures = [client.submit(_predict_block, plan, *b, pure=False, retries=3) for b in todo]
-        from tqdm.auto import tqdm
-
-        done = 0
+        written = 0
         for future in tqdm(
             as_completed(futures), total=len(futures), disable=not progress, desc="blocks"
         ):
-            done += future.result()
-        return done
+            written += future.result()
+        return written, client.run(_peak_rss_mb)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
