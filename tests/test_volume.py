@@ -260,3 +260,16 @@ def test_a_worker_killed_half_way_still_gives_a_complete_identical_result(model,
     reference = predict_image(model, lr, PARAMS, axes="ZYX")
     got = zarr.open_array(str(out / "0"))[:]
     assert np.abs(_normalised(got, reference) - reference.data).max() <= 1e-5
+
+
+def test_a_single_plane_is_a_volume_too(model, tmp_path):
+    lr = simulate("em", (256, 256), seed=3).lr
+    tifffile.imwrite(tmp_path / "plane.tif", lr)
+    out = tmp_path / "plane.ome.zarr"
+    predict_volume(
+        model, tmp_path / "plane.tif", out, PARAMS, VolumeParams(block=64, pyramid=False)
+    )
+    reference = predict_image(model, lr, PARAMS)
+    got = zarr.open_array(str(out / "0"))[:]
+    assert got.shape == (256, 256)
+    assert np.abs(_normalised(got, reference) - reference.data).max() <= 1e-5
