@@ -1,5 +1,6 @@
 """Pytest setup shared by the unit tests, the doctests and the notebooks (nbval)."""
 
+import importlib.util
 import os
 import tempfile
 
@@ -7,12 +8,17 @@ import pytest
 
 # the .py halves of the jupytext pairs are notebooks, not modules to import for doctests
 collect_ignore_glob = ["notebooks/*.py"]
+# the napari front end imports napari and magicgui: its doctests need the napari extra
+if not all(importlib.util.find_spec(name) for name in ("napari", "magicgui")):
+    collect_ignore_glob.append("pssr_nb/napari_*.py")
 
 
 def pytest_configure(config):
     # notebook kernels inherit this environment: quick mode, and a throwaway project folder
     os.environ["PSSR_NB_QUICK"] = "1"
     os.environ["PSSR_NB_PROJECT"] = tempfile.mkdtemp(prefix="pssr_nb_notebooks_")
+    # Qt widgets (the napari extra) without a display
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.hookimpl(trylast=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -278,6 +278,7 @@ def calibrate_pairs(
     params: CalibrateParams | None = None,
     names: Sequence[str] | None = None,
     fit: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Calibration:
     """Calibrate from real LR/HR pairs (2-D planes of the same fields).
 
@@ -292,6 +293,9 @@ def calibrate_pairs(
     fit : bool
         Run the distribution-matching fit; with ``False`` only the (fast) physical
         estimate is made and used.
+    progress : callable, optional
+        ``progress(done, total)`` after each fitted family; an exception it raises
+        stops the calibration (a cancel button).
 
     Returns
     -------
@@ -329,7 +333,9 @@ def calibrate_pairs(
             profiles, blur=(False, True) if params.blur else (False,), bins=params.bins
         )
         distance = NoiseDistance(profiles, bins=params.bins, seed=params.seed)
-        ranking = fit_families(families, distance, trials=params.trials, seed=params.seed)
+        ranking = fit_families(
+            families, distance, trials=params.trials, seed=params.seed, progress=progress
+        )
         crappifier = ranking.chosen.crappifier
     warnings = [w for p in profiles for w in p.warnings]
     if first.hr_noise.variance(0.5) > 0.5 * lr_noise.variance(0.5):

@@ -357,11 +357,21 @@ def rank(results: Sequence[FitResult], distance: NoiseDistance) -> Ranking:
 
 
 def fit_families(
-    families: Sequence[Family], distance: NoiseDistance, trials: int = 20, seed: int = 0
+    families: Sequence[Family],
+    distance: NoiseDistance,
+    trials: int = 20,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Ranking:
-    """Fit every family and rank them (see :func:`rank`)."""
-    results = [
-        fit_family(f, distance, trials=max(6, trials * (1 + len(f.parameters)) // 3), seed=seed)
-        for f in families
-    ]
+    """Fit every family and rank them (see :func:`rank`).
+
+    ``progress(done, total)`` is called after each family; an exception it raises stops
+    the fit (a cancel button).
+    """
+    results = []
+    for i, family in enumerate(families):
+        n_trials = max(6, trials * (1 + len(family.parameters)) // 3)
+        results.append(fit_family(family, distance, trials=n_trials, seed=seed))
+        if progress is not None:
+            progress(i + 1, len(families))
     return rank(results, distance)

@@ -30,6 +30,7 @@ __all__ = [
     "setting_error",
     "starting_values",
     "to_dict",
+    "value_from_text",
 ]
 
 
@@ -274,3 +275,43 @@ def to_dict(params: Any) -> dict[str, Any]:
     return {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(params).items()
     }
+
+
+def value_from_text(cls: type, name: str, text: str) -> Any:
+    """A form's text entry as the value of the setting ``name`` of ``cls``.
+
+    Numbers are read as the field's type and tuples from comma-separated items; other
+    fields keep the text. Bounds and choices are checked later, when the settings are
+    made (:class:`Checked`).
+
+    Raises
+    ------
+    InputError
+        When the text cannot be read as the type the setting needs.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Example:
+    ...     sizes: tuple[int, ...] = (1, 2)
+    ...     rate: float = 0.1
+    >>> value_from_text(Example, "sizes", "4, 8"), value_from_text(Example, "rate", "3e-4")
+    ((4, 8), 0.0003)
+    """
+    kind = base_type(typing.get_type_hints(cls)[name])
+    many = typing.get_origin(kind) is tuple
+    item = typing.get_args(kind)[0] if many else kind
+    if item not in (int, float):
+        return tuple(v.strip() for v in str(text).split(",") if v.strip()) if many else text
+    try:
+        if many:
+            return tuple(item(v.strip()) for v in str(text).split(",") if v.strip())
+        return item(str(text).strip())
+    except ValueError:
+        what = f"a comma-separated list of {item.__name__}s" if many else ""
+        what = what or ("a whole number" if item is int else "a number")
+        raise InputError(
+            f"The setting '{name}' must be {what}, got {text!r}.",
+            fix=f"Type {what} into '{name}', e.g. {getattr(cls(), name)!r}.",
+        ) from None

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -289,6 +289,7 @@ def predict_image(
     image: ImageData | np.ndarray,
     params: PredictParams | None = None,
     axes: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Prediction:
     """Super-resolve an image or stack held in memory.
 
@@ -301,6 +302,9 @@ def predict_image(
     params : PredictParams, optional
     axes : str, optional
         Axes of a bare array.
+    progress : callable, optional
+        ``progress(done, total)`` after each plane (a front end's progress bar); an
+        exception it raises stops the prediction (a cancel button).
     """
     params = params or PredictParams()
     if isinstance(image, np.ndarray):
@@ -329,6 +333,8 @@ def predict_image(
             frames = frame_window(t, c.frames, n_frames) if c.frames > 1 else [t]
             targets = (out[i, t],) if unc is None else (out[i, t], unc[i, t])
             predict_normalized(model, src.normalization.apply(view[i, frames]), params, targets)
+            if progress is not None:
+                progress(i * n_frames + t + 1, n_stacks * n_frames)
     if not np.isfinite(out).all():  # input NaNs cannot reach here (they become background)
         raise InputError(
             "The model produced NaN or infinite values for this image.",

@@ -74,6 +74,7 @@ __all__ = [
     "RESUMABLE_CHANGES",
     "RUN_FILES",
     "Clock",
+    "StopTraining",
     "effective_params",
     "is_interrupted",
     "network_config",
@@ -88,6 +89,12 @@ __all__ = [
     "ValidationHook",
     "warmup_cosine",
 ]
+
+
+class StopTraining(Exception):
+    """Raise from :func:`run`'s ``callback`` to stop a run as a keyboard interrupt does:
+    the checkpoint is written and the run can be resumed (a stop button)."""
+
 
 CHECKPOINT = "checkpoint.pt"
 #: The files a run writes into its folder.
@@ -992,7 +999,7 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
                 stopped = "time limit"
                 trainer.checkpoint()
                 break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StopTraining):
         stopped = "interrupted"
         trainer.checkpoint()
     except torch.cuda.OutOfMemoryError:

@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from .errors import InputError
-from .params import base_type, starting_values
+from .params import base_type, starting_values, value_from_text
 
 __all__ = ["Form", "LivePlot", "Viewer"]
 
@@ -93,16 +93,9 @@ class Form:
         """
         values = {}
         for name, widget in self.widgets.items():
-            kind = base_type(self._hints[name])
             value = widget.value
-            if typing.get_origin(kind) is tuple:
-                item = typing.get_args(kind)[0]
-                try:
-                    value = tuple(item(v.strip()) for v in str(value).split(",") if v.strip())
-                except ValueError:
-                    raise InputError(
-                        f"The setting '{name}' must be a comma-separated list of {item.__name__}s, got {value!r}."
-                    ) from None
+            if typing.get_origin(base_type(self._hints[name])) is tuple:
+                value = value_from_text(self.cls, name, value)
             values[name] = value
         return self.cls(**values)
 

@@ -60,6 +60,7 @@ __all__ = [
     "convert",
     "is_zarr",
     "open_lazy",
+    "open_pyramid",
     "predict_volume",
     "save_ome_zarr",
     "write_pyramid",
@@ -222,6 +223,18 @@ def open_lazy(path: str | Path, level: int = 0, axes: str | None = None) -> Lazy
             fix="Give the axes, e.g. --axes ZYX.",
         )
     return LazyImage(array, found, pixel_size, path)
+
+
+def open_pyramid(path: str | Path) -> list[LazyImage]:
+    """Every level of an OME-Zarr image (one level for a plain array or a TIFF), lazily."""
+    levels = [open_lazy(path)]
+    _, zarr = _require()
+    if is_zarr(path):
+        node = zarr.open(str(path), mode="r")
+        if isinstance(node, zarr.Group):
+            count = len(_multiscales(dict(node.attrs))[0]["datasets"])
+            levels += [open_lazy(path, level) for level in range(1, count)]
+    return levels
 
 
 def _ome_axes(axes: str) -> list[dict[str, str]]:

@@ -246,3 +246,21 @@ def test_the_noise_comparison_puts_the_right_crappifier_on_the_real_curve(calibr
     for fig in (noise_profile_figure(against), physical_estimate_figure(calibration)):
         assert len(fig.axes) >= 1
         plt.close(fig)
+
+
+def test_calibration_reports_each_fitted_family_and_stops_when_the_report_raises():
+    ps = simulate("em", (256, 256), 4, seed=2)
+    params = CalibrateParams(trials=2, blur=False)
+    seen = []
+    calibration = calibrate_pairs([(ps.lr, ps.hr)], params, progress=lambda *a: seen.append(a))
+    families = len(calibration.ranking.results)
+    assert seen == [(i, families) for i in range(1, families + 1)]
+
+    class Cancel(Exception):
+        pass
+
+    def cancel(done, total):
+        raise Cancel
+
+    with pytest.raises(Cancel):
+        calibrate_pairs([(ps.lr, ps.hr)], params, progress=cancel)

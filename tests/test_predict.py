@@ -154,3 +154,18 @@ def test_before_after_lines_up_input_bicubic_and_prediction(tmp_path):
     assert images["model"].shape == images["bicubic"].shape == images["uncertainty"].shape
     assert images["model"].shape == (3, 64, 80)
     np.testing.assert_allclose(images["model"], images["bicubic"], atol=1e-2 * data.max())
+
+
+def test_progress_is_reported_per_plane_and_an_exception_from_it_stops(tmp_path):
+    stack = np.stack([_texture((32, 32), seed=s) for s in range(3)])
+    seen = []
+    predict_image(
+        _model(), stack, axes="ZYX", progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+    def cancel(done, total):
+        raise KeyboardInterrupt  # a cancel button raises its own exception the same way
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_image(_model(), stack, axes="ZYX", progress=cancel)

@@ -19,7 +19,14 @@ from pssr_nb.model_file import TrainedModel, atomic_save
 from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
-from pssr_nb.train import CHECKPOINT, TrainParams, preview_pair, run, start_or_resume
+from pssr_nb.train import (
+    CHECKPOINT,
+    StopTraining,
+    TrainParams,
+    preview_pair,
+    run,
+    start_or_resume,
+)
 from pssr_nb.validation import PREVIEWS, load_previews
 
 TINY = dict(tile=32, batch_size=2, val_tiles=4, validations=3, seed=3)
@@ -387,3 +394,25 @@ def test_preview_pair_is_a_crappified_tile_of_the_training_images(hr_folder):
     hr, lr = preview_pair(hr_folder, crap, tile=64, seed=1)
     assert hr.shape == (64, 64) and lr.shape == (16, 16)
     assert (lr == hr[::4, ::4]).all()  # decimation keeps every 4th pixel
+
+
+def test_stop_training_from_the_callback_keeps_a_checkpoint_that_resumes_exactly(
+    hr_folder, tmp_path
+):
+    params = TrainParams(steps=6, checkpoint_minutes=0, **TINY)
+    whole = run(params, hr_folder, tmp_path / "whole", progress=False)
+
+    def stop_at_3(row):
+        if row["kind"] == "train" and row["step"] == 3:
+            raise StopTraining  # what a stop button's callback does
+
+    stopped = run(params, hr_folder, tmp_path / "parts", callback=stop_at_3, progress=False)
+    assert stopped.summary["stopped"] == "interrupted" and stopped.summary["steps"] == 3
+    resumed = run(params, hr_folder, tmp_path / "parts", resume=True, progress=False)
+    assert resumed.summary["stopped"] == "finished"
+    for a, b in zip(
+        whole.model.network.state_dict().values(),
+        resumed.model.network.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
