@@ -16,6 +16,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("napari")
+pytest.importorskip("magicgui")
 pytest.importorskip("pytestqt")
 
 from magicgui import widgets  # noqa: E402

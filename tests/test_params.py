@@ -22,13 +22,16 @@ from pssr_nb.train import TrainParams
 def _checked_classes() -> list[type]:
     """Every parameter dataclass of the package (each module imported, its Checked found)."""
     import importlib
+    import importlib.util
     import pkgutil
 
     import pssr_nb
 
+    napari = all(importlib.util.find_spec(n) for n in ("napari", "magicgui"))
     for info in pkgutil.iter_modules(pssr_nb.__path__):
-        if info.name not in ("__main__",):
-            importlib.import_module(f"pssr_nb.{info.name}")
+        if info.name == "__main__" or (info.name.startswith("napari_") and not napari):
+            continue  # the napari front end needs its extra
+        importlib.import_module(f"pssr_nb.{info.name}")
     found, todo = [], list(Checked.__subclasses__())
     while todo:
         cls = todo.pop()
