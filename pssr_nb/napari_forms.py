@@ -10,13 +10,12 @@ therefore appears in the CLI, the notebook form and the napari widget alike. Nee
 from __future__ import annotations
 
 import dataclasses
-import typing
 from typing import Any
 
 from magicgui import widgets
 
 from .errors import InputError
-from .params import base_type, value_from_text
+from .params import as_text, form_kinds, value_from_text
 
 __all__ = ["SettingsForm"]
 
@@ -24,21 +23,19 @@ __all__ = ["SettingsForm"]
 _INT_LIMIT = 2**31 - 1
 
 
-def _widget_for(field: dataclasses.Field, kind: Any, value: Any) -> widgets.Widget:
+def _widget_for(field: dataclasses.Field, kind: str, value: Any) -> widgets.Widget:
     meta = field.metadata
     common = {"name": field.name, "label": field.name.replace("_", " "), "tooltip": meta["help"]}
-    if meta.get("choices"):
+    if kind == "choice":
         return widgets.ComboBox(choices=list(meta["choices"]), value=value, **common)
-    if kind is bool:
+    if kind == "bool":
         return widgets.CheckBox(value=bool(value), **common)
-    if kind is int:
+    if kind == "int":
         low = meta.get("minimum", meta["above"] + 1 if "above" in meta else -_INT_LIMIT)
         high = meta.get("maximum", _INT_LIMIT)
         return widgets.SpinBox(value=int(value), min=int(low), max=int(high), **common)
-    # Floats as text: a spin box rounds to its decimals (a learning rate of 3e-4 to 0).
-    if typing.get_origin(kind) is tuple:
-        return widgets.LineEdit(value=", ".join(map(str, value)), **common)
-    return widgets.LineEdit(value="" if value is None else str(value), **common)
+    # Floats as text too: a spin box rounds to its decimals (a learning rate of 3e-4 to 0).
+    return widgets.LineEdit(value=as_text(value), **common)
 
 
 class SettingsForm:
@@ -64,18 +61,18 @@ class SettingsForm:
 
     def __init__(self, cls: type, exclude: tuple[str, ...] = (), **values: Any):
         self.cls = cls
-        hints = typing.get_type_hints(cls)
+        kinds = form_kinds(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = set(values) - set(fields)
         if unknown:
             raise InputError(f"{cls.__name__} has no setting(s) {sorted(unknown)}.")
         defaults = dataclasses.asdict(cls())
         self.widgets = {
-            name: _widget_for(f, base_type(hints[name]), values.get(name, defaults[name]))
+            name: _widget_for(f, kinds[name], values.get(name, defaults[name]))
             for name, f in fields.items()
             if name not in exclude
         }
-        self._kinds = {name: base_type(hints[name]) for name in self.widgets}
+        self._kinds = {name: kinds[name] for name in self.widgets}
         self.container = widgets.Container(widgets=list(self.widgets.values()), labels=True)
 
     def set(self, **values: Any) -> None:
@@ -83,10 +80,8 @@ class SettingsForm:
         for name, value in values.items():
             if name not in self.widgets:
                 raise InputError(f"{self.cls.__name__} has no setting {name!r} in this form.")
-            if typing.get_origin(self._kinds[name]) is tuple:
-                value = ", ".join(map(str, value))
-            elif isinstance(self.widgets[name], widgets.LineEdit):
-                value = str(value)
+            if isinstance(self.widgets[name], widgets.LineEdit):
+                value = as_text(value)
             self.widgets[name].value = value
 
     def params(self) -> Any:
@@ -100,7 +95,7 @@ class SettingsForm:
         values = {}
         for name, widget in self.widgets.items():
             value = widget.value
-            if isinstance(widget, widgets.LineEdit) and self._kinds[name] is not str:
+            if isinstance(widget, widgets.LineEdit) and self._kinds[name] != "text":
                 value = value_from_text(self.cls, name, value)
             values[name] = value
         return self.cls(**values)

@@ -10,6 +10,7 @@ run keeps its checkpoint and continues on the next start). Needs the ``napari`` 
 """
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -241,9 +242,10 @@ class PredictWidget(_StepWidget):
             return self._volume_job(source, name, params)
         image = layer_image(source)
 
-        def run() -> tuple[Any, Any, Any]:
+        def run() -> tuple[Any, tuple[float, int], Prediction]:
             model = open_model(name)
-            return source, model, predict_image(model, image, params, progress=self.report)
+            prediction = predict_image(model, image, params, progress=self.report)
+            return source, (model.config.offset, model.config.scale), prediction
 
         return run
 
@@ -269,16 +271,14 @@ class PredictWidget(_StepWidget):
         )
         params = dataclasses.replace(params, tta=False)  # not used block by block
 
-        def run() -> tuple[Any, Any, Path]:
-            model = open_model(name)
-            predict_volume(name, path, out, params, volume, progress=False)
-            return source, model, Path(out)
+        def run() -> tuple[Any, tuple[float, int], Path]:
+            config = predict_volume(name, path, out, params, volume, progress=False)["model_config"]
+            return source, (config["offset"], config["scale"]), Path(out)
 
         return run
 
-    def done(self, result: tuple[Any, Any, Any]) -> None:
-        source, model, prediction = result
-        offset, scale = model.config.offset, model.config.scale
+    def done(self, result: tuple[Any, tuple[float, int], Any]) -> None:
+        source, (offset, scale), prediction = result
         if isinstance(prediction, Path):  # a volume, opened lazily
             [(data, kwargs, _)] = read_layers(str(prediction))
             layers = [(data, {**kwargs, **placement(source, offset, scale)}, "image")]
@@ -288,6 +288,17 @@ class PredictWidget(_StepWidget):
         self.viewer.layers.selection.active = added[0]
         self.progress.value = 100
         self.status.value = f"Added {added[0].name}."
+
+
+def _figure_canvas() -> tuple[Any, Any]:
+    """A matplotlib figure in a Qt canvas, for a dock widget."""
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 2.6), dpi=80)
+    canvas = FigureCanvasQTAgg(figure)
+    canvas.setMinimumHeight(200)
+    return figure, canvas
 
 
 def _volume_settings() -> SettingsForm | None:
@@ -364,13 +375,15 @@ class TrainWidget(_StepWidget):
 
     The settings are :class:`TrainParams`'. Runs go into numbered folders under
     ``runs``; after Stop, Train continues the interrupted run from its checkpoint
-    (as the notebook's training cell does). Loss and validation scores are listed as
-    they come, and the latest validation's prediction of a preview tile is shown as a
-    layer.
+    (as the notebook's training cell does). The loss and the validation scores (model
+    against the best baseline) are plotted and listed as they come, and the latest
+    validation's prediction of a preview tile is shown as a layer.
     """
 
     action = "Train"
     PREVIEW = "training preview (latest validation)"
+    #: Seconds between redraws of the curves for loss rows (a validation redraws at once).
+    REDRAW_S = 2.0
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self.viewer = viewer  # first: the layer dropdowns read it as they are made
@@ -396,6 +409,10 @@ class TrainWidget(_StepWidget):
             ],
         )
         self.cancel_button.text = "Stop"
+        self.rows: list[dict[str, Any]] = []
+        self._drawn_at = 0.0
+        self.figure, canvas = _figure_canvas()
+        self.native.layout().insertWidget(len(self) - 3, canvas)  # above the buttons
         self._relay.row.connect(self._show_row)
         self._relay.image.connect(self._show_preview)
         self._preview_scale: tuple[float, ...] = (1.0, 1.0)
@@ -417,6 +434,7 @@ class TrainWidget(_StepWidget):
         _, lr_tile = preview_pair(hr, crappifier, tile=256, seed=params.seed)
         runs = Path(self.runs.value)
         self.log.value = ""
+        self.rows = []
 
         def on_validate(model: Any, row: dict[str, Any]) -> dict[str, Any]:
             preview = predict_image(model, lr_tile, PredictParams(tta=False, device=params.device))
@@ -440,6 +458,11 @@ class TrainWidget(_StepWidget):
         return run
 
     def _show_row(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        now = time.monotonic()
+        if row.get("kind") == "val" or now - self._drawn_at >= self.REDRAW_S:
+            self._drawn_at = now
+            self.draw_curves()
         if row.get("kind") == "val":
             line = (
                 f"step {row['step']}: model {row['val_psnr']:.2f} dB, best baseline "
@@ -448,6 +471,13 @@ class TrainWidget(_StepWidget):
             self.log.value = (self.log.value + "\n" + line).strip()
         else:
             self.status.value = f"step {row['step']}, loss {row['loss']:.4f}"
+
+    def draw_curves(self) -> None:
+        """Redraw the loss and validation curves of the rows seen so far."""
+        from .plotting import training_curves
+
+        training_curves(self.rows, fig=self.figure)
+        self.figure.canvas.draw_idle()
 
     def _show_preview(self, image: np.ndarray) -> None:
         if self.PREVIEW in self.viewer.layers:
@@ -462,6 +492,7 @@ class TrainWidget(_StepWidget):
 
     def done(self, result: Any) -> None:
         self.result = result
+        self.draw_curves()
         best = result.summary["best"]
         stopped = result.summary.get("stopped", "finished")
         self.progress.value = 100 if stopped == "finished" else self.progress.value

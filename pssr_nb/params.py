@@ -24,6 +24,8 @@ __all__ = [
     "add_arguments",
     "base_type",
     "check",
+    "as_text",
+    "form_kinds",
     "from_namespace",
     "param",
     "quick_mode",
@@ -275,6 +277,51 @@ def to_dict(params: Any) -> dict[str, Any]:
     return {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(params).items()
     }
+
+
+def form_kinds(cls: type) -> dict[str, str]:
+    """How a form shows each field of the parameter dataclass ``cls``.
+
+    One of ``"choice"`` (a dropdown of the field's choices), ``"bool"``, ``"int"``,
+    ``"float"``, ``"tuple"`` (comma-separated text) or ``"text"``. Both front ends (the
+    notebook's :class:`pssr_nb.ui.Form` and napari's ``SettingsForm``) build their
+    widgets from this one answer.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Example:
+    ...     loss: str = param("l1", "Loss.", choices=("l1", "mse"))
+    ...     sizes: tuple[int, ...] = (1, 2)
+    ...     rate: float | None = None
+    >>> form_kinds(Example)
+    {'loss': 'choice', 'sizes': 'tuple', 'rate': 'float'}
+    """
+    hints = typing.get_type_hints(cls)
+    kinds = {}
+    for f in dataclasses.fields(cls):
+        kind = base_type(hints[f.name])
+        if f.metadata.get("choices"):
+            kinds[f.name] = "choice"
+        elif typing.get_origin(kind) is tuple:
+            kinds[f.name] = "tuple"
+        else:
+            kinds[f.name] = {bool: "bool", int: "int", float: "float"}.get(kind, "text")
+    return kinds
+
+
+def as_text(value: Any) -> str:
+    """A setting's value as a form's text entry (the inverse of :func:`value_from_text`).
+
+    Examples
+    --------
+    >>> as_text((4, 8)), as_text(None), as_text(3e-4)
+    ('4, 8', '', '0.0003')
+    """
+    if isinstance(value, tuple | list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
 
 
 def value_from_text(cls: type, name: str, text: str) -> Any:

@@ -12,31 +12,27 @@ Works with ipywidgets 7.7 (Colab) and 8.x; no custom or third-party widgets.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from typing import Any
 
 from .errors import InputError
-from .params import base_type, starting_values, value_from_text
+from .params import as_text, form_kinds, starting_values, value_from_text
 
 __all__ = ["Form", "LivePlot", "Viewer"]
 
 
-def _widget_for(field: dataclasses.Field, kind: Any, value: Any):
+def _widget_for(field: dataclasses.Field, kind: str, value: Any):
     import ipywidgets as w
 
     common = {"description": field.name.replace("_", " "), "style": {"description_width": "10em"}}
-    choices = field.metadata.get("choices")
-    if choices:
-        return w.Dropdown(options=list(choices), value=value, **common)
-    if kind is bool:
+    if kind == "choice":
+        return w.Dropdown(options=list(field.metadata["choices"]), value=value, **common)
+    if kind == "bool":
         return w.Checkbox(value=bool(value), indent=True, **common)
-    if kind is int:
+    if kind == "int":
         return w.IntText(value=int(value), **common)
-    if kind is float:
+    if kind == "float":
         return w.FloatText(value=float(value), **common)
-    if typing.get_origin(kind) is tuple:
-        return w.Text(value=", ".join(map(str, value)), **common)
-    return w.Text(value="" if value is None else str(value), **common)
+    return w.Text(value=as_text(value), **common)
 
 
 class Form:
@@ -61,7 +57,7 @@ class Form:
 
     def __init__(self, cls: type, **values: Any):
         self.cls = cls
-        self._hints = typing.get_type_hints(cls)
+        self._kinds = form_kinds(cls)
         defaults = dataclasses.asdict(cls())
         values = {**starting_values(cls), **values}
         unknown = set(values) - set(defaults)
@@ -69,7 +65,7 @@ class Form:
             raise InputError(f"{cls.__name__} has no setting(s) {sorted(unknown)}.")
         self._fields = {f.name: f for f in dataclasses.fields(cls)}
         self.widgets = {
-            name: _widget_for(f, base_type(self._hints[name]), values.get(name, defaults[name]))
+            name: _widget_for(f, self._kinds[name], values.get(name, defaults[name]))
             for name, f in self._fields.items()
         }
 
@@ -78,9 +74,8 @@ class Form:
         for name, value in values.items():
             if name not in self.widgets:
                 raise InputError(f"{self.cls.__name__} has no setting {name!r}.")
-            kind = base_type(self._hints[name])
-            if typing.get_origin(kind) is tuple:
-                value = ", ".join(map(str, value))
+            if self._kinds[name] == "tuple":
+                value = as_text(value)
             self.widgets[name].value = value
 
     def params(self) -> Any:
@@ -94,7 +89,7 @@ class Form:
         values = {}
         for name, widget in self.widgets.items():
             value = widget.value
-            if typing.get_origin(base_type(self._hints[name])) is tuple:
+            if self._kinds[name] == "tuple":
                 value = value_from_text(self.cls, name, value)
             values[name] = value
         return self.cls(**values)

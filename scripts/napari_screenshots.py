@@ -64,9 +64,11 @@ def main() -> None:
     _, train = viewer.window.add_plugin_dock_widget("pssr_nb", "Train")
     train.hr.value = ["em phantom HR (slow scan)"]
     train.runs.value = Path(tempfile.mkdtemp()) / "runs"
-    train.settings.set(steps=60, tile=64, batch_size=4, validations=3)
+    train.settings.set(steps=300, tile=64, batch_size=4, validations=5)
     train.start()
     settle(train)
+    viewer.reset_view()
+    settle()
     viewer.screenshot(str(DOCS / "napari_train.png"), canvas_only=False)
     for name in ("predict", "calibrate", "train"):
         print(f"wrote {DOCS / f'napari_{name}.png'}")

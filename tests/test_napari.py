@@ -225,6 +225,9 @@ def test_train_shows_scores_and_a_preview_and_stop_resumes(qtbot, viewer, tmp_pa
     assert widget.result.out_dir == run and widget.result.summary["stopped"] == "finished"
     assert widget.result.model.config.scale == 4
     assert "gain" in widget.log.value
+    loss_ax, psnr_ax = widget.figure.axes  # the live curves: loss, and model vs baseline
+    assert loss_ax.lines and len(psnr_ax.lines) == 2
+    assert len(psnr_ax.lines[0].get_xdata()) == sum(r["kind"] == "val" for r in widget.rows)
     preview = viewer.layers[TrainWidget.PREVIEW]
     assert preview.data.ndim == 2 and preview.data.shape[0] % 4 == 0
     assert widget.status.value.startswith("finished")
