@@ -164,3 +164,54 @@ print(saved.pixel_size, "nm;", "input:", read_image(report["files"][0]["input"])
 #   others were written, and `predict.json` lists the skipped ones under `failed`.
 # - *The result looks worse than bicubic* — the model was trained for another microscope,
 #   pixel size or noise level; train (03) on images like these.
+
+# %% [markdown]
+# ## 8. Large data: volumes bigger than memory (optional)
+# A serial-section EM volume of thousands of large slices does not fit in memory. pssr_nb
+# reads it lazily from **OME-Zarr** (a giant TIFF becomes one with
+# `pssr-nb convert BIG.tif --out BIG.ome.zarr`), cuts the output into blocks, and predicts
+# each block as a task on **Dask**: in this process, on a local cluster of worker
+# processes, or on a cluster of many machines (docs/scale.md). Each block uses exactly the
+# tiles that predicting the whole plane would, so the result is the same; the input units
+# are measured once over the whole volume; an interrupted run continues where it stopped.
+#
+# This needs the extra `pip install "pssr_nb[scale]"` (zarr and dask); without it the
+# cells below only say so. A small simulated z-stack stands in for the volume here.
+
+# %%
+from pssr_nb import image_grid, simulate, volume
+
+SCALE_EXTRA = volume.available()
+if SCALE_EXTRA:
+    stack = simulate("em", (256, 256), frames=4, frame_axis="Z", seed=7)
+    source = volume.save_ome_zarr(
+        stack.lr, project.folder / "infer" / "volume.ome.zarr", "ZYX", {"X": 16.0, "Y": 16.0},
+        overwrite=True,
+    )  # fmt: skip
+    lazy = volume.open_lazy(source)
+    print(lazy.axes, lazy.array.shape, lazy.pixel_size, "| chunks:", lazy.array.chunksize)
+else:
+    print("Section 8 skipped:", volume.INSTALL_FIX, "Then restart the runtime.")
+
+# %% [markdown]
+# First a look at one region, predicted in memory as in section 3. Only the chunks under
+# the region are read.
+
+# %%
+if SCALE_EXTRA:
+    region = lazy.array[1, :32, :32].compute()
+    image_grid({"LR region": region, "prediction": predict.predict_image(model, region).data})
+
+# %% [markdown]
+# Then the whole volume, block by block, on a local cluster of two worker processes
+# (`scheduler` takes a cluster's address too). `block` is the side of one output block in
+# HR pixels: one task and one Zarr chunk each.
+
+# %%
+if SCALE_EXTRA:
+    big = volume.VolumeParams(block=256, scheduler="local", workers=2)
+    record = volume.predict_volume(model_path, source, out / "volume_pssr.ome.zarr", volume=big)
+    print(record["blocks"], "blocks in", record["seconds"], "s;", record["levels"], "levels")
+    result = volume.open_lazy(out / "volume_pssr.ome.zarr")
+    print(result.axes, result.array.shape, result.pixel_size)
+    assert result.array.shape[-1] == lazy.array.shape[-1] * model.config.scale

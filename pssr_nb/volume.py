@@ -57,6 +57,7 @@ __all__ = [
     "NGFF_VERSION",
     "LazyImage",
     "VolumeParams",
+    "available",
     "convert",
     "is_zarr",
     "open_lazy",
@@ -95,6 +96,16 @@ class VolumeParams(Checked):
         0, "Worker processes of a local cluster (one thread each); 0: one per core.", minimum=0
     )
     pyramid: bool = param(True, "Add the coarser levels of the output's multiscale pyramid.")
+
+
+def available() -> bool:
+    """Whether chunked prediction can run here: the ``scale`` extra (zarr, dask) is installed.
+
+    Notebook 04 runs its large-data section only then (Colab does not have zarr).
+    """
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("zarr", "dask"))
 
 
 def _require() -> tuple[Any, Any]:
