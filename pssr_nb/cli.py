@@ -155,6 +155,7 @@ def _predict_volume(args: argparse.Namespace, params: Any, inputs: Any, model: A
         f"{record['written']} block(s) written, {record['skipped']} already done, in "
         f"{record['seconds']:.1f} s on {record['scheduler']}; {Path(args.out).resolve()} "
         f"({record['levels']} pyramid level(s))"
+        + (f"; uncertainty in {record['uncertainty']}" if record.get("uncertainty") else "")
     )
     return 0
 

@@ -17,6 +17,7 @@ import numpy as np
 from .errors import InputError
 from .io import ImageData, read_image, write_tiff
 from .phantoms import simulate
+from .volume import is_zarr
 
 __all__ = [
     "LAZY_BYTES",
@@ -63,7 +64,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerData]] | 
     """npe2 reader hook: a reader for pssr_nb's TIFF and OME-Zarr images, else None."""
     if not isinstance(path, str):
         return None
-    if Path(path).suffix.lower() in _TIFF or path.rstrip("/").lower().endswith(".zarr"):
+    if Path(path).suffix.lower() in _TIFF or is_zarr(path):
         return read_layers
     return None
 
@@ -72,7 +73,7 @@ def read_layers(path: str | Sequence[str]) -> list[LayerData]:
     """The image at ``path`` as a layer: an OME-Zarr lazily with its pyramid, a TIFF in
     memory (lazily above :data:`LAZY_BYTES`, when the scale extra is installed)."""
     path = Path(path if isinstance(path, str) else path[0])
-    if str(path).rstrip("/").lower().endswith(".zarr") or _lazy_tiff(path):
+    if is_zarr(path) or _lazy_tiff(path):
         from .volume import open_pyramid
 
         levels = open_pyramid(path)

@@ -204,8 +204,9 @@ class PredictWidget(_StepWidget):
     A layer held in memory goes through ``predict_image``. A lazily read one (an
     OME-Zarr pyramid or a huge TIFF opened by pssr_nb's reader) goes through
     ``predict_volume`` into an OME-Zarr image, block by block with the
-    :class:`~pssr_nb.volume.VolumeParams` settings, and is opened lazily in turn;
-    running it again continues an interrupted volume (it cannot be cancelled halfway).
+    :class:`~pssr_nb.volume.VolumeParams` settings, and is opened lazily in turn (with
+    its uncertainty under TTA); running it again continues an interrupted volume (it
+    cannot be cancelled halfway).
     """
 
     action = "Predict"
@@ -261,15 +262,12 @@ class PredictWidget(_StepWidget):
                 fix='pip install "pssr_nb[scale]", then open the image with pssr_nb\'s reader '
                 "(File > Open, a .ome.zarr or .tif).",
             )
-        import dataclasses
-
         from .volume import predict_volume
 
         volume = self.volume.params()
         out = self.volume_out.value or Path(path).with_name(
             Path(path).name.split(".")[0] + "_pssr.ome.zarr"
         )
-        params = dataclasses.replace(params, tta=False)  # not used block by block
 
         def run() -> tuple[Any, tuple[float, int], Path]:
             config = predict_volume(name, path, out, params, volume, progress=False)["model_config"]
@@ -280,8 +278,16 @@ class PredictWidget(_StepWidget):
     def done(self, result: tuple[Any, tuple[float, int], Any]) -> None:
         source, (offset, scale), prediction = result
         if isinstance(prediction, Path):  # a volume, opened lazily
+            from .volume import UNCERTAINTY
+
             [(data, kwargs, _)] = read_layers(str(prediction))
             layers = [(data, {**kwargs, **placement(source, offset, scale)}, "image")]
+            if (prediction / UNCERTAINTY).is_dir():  # with TTA
+                [(sd, sd_kwargs, _)] = read_layers(str(prediction / UNCERTAINTY))
+                sd_kwargs.update(placement(source, offset, scale), colormap="magma", visible=False)
+                layers.append(
+                    (sd, {**sd_kwargs, "name": f"{source.name} (pssr uncertainty)"}, "image")
+                )
         else:
             layers = output_layers(source, prediction, offset, scale)
         added = [self.viewer.add_image(data, **kwargs) for data, kwargs, _ in layers]

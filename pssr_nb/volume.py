@@ -71,6 +71,8 @@ NGFF_VERSION = "0.4"
 #: Where the markers of finished output blocks are kept inside an output store.
 DONE_FOLDER = ".pssr_nb_done"
 RECORD = "pssr_nb_predict.json"
+#: The TTA uncertainty map: an OME-Zarr image of its own inside the output's folder.
+UNCERTAINTY = "uncertainty"
 INSTALL_FIX = 'Install the extra: pip install "pssr_nb[scale]" (it adds zarr and dask).'
 UNITS = {"Z": "nanometer", "Y": "nanometer", "X": "nanometer", "T": "second"}
 KINDS = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
@@ -402,8 +404,6 @@ class _Plan:
     normalization: dict[str, Any]
     params: dict[str, Any]
     block: int  # output block side in HR pixels (= the Zarr chunk)
-    layout_y: tuple[int, tuple[int, ...]]
-    layout_x: tuple[int, tuple[int, ...]]
     lead_shape: tuple[int, ...]
     plane_shape: tuple[int, int]
     dtype: str
@@ -424,7 +424,7 @@ def _predict_block(plan: _Plan, plane: int, by: int, bx: int) -> int:
 
     from .devices import resolve_device
     from .predict import PredictParams, tile_function
-    from .tiling import blend_weights
+    from .tiling import tiled_region
 
     if plan.threads:
         torch.set_num_threads(plan.threads)
@@ -432,48 +432,38 @@ def _predict_block(plan: _Plan, plane: int, by: int, bx: int) -> int:
     params = PredictParams(**plan.params)
     device = resolve_device(params.device)
     net = model.network.to(device, memory_format=torch.channels_last).eval()
-    fn = tile_function(net, device, False, params.amp)
     s = net.config.scale
-    (th, ys), (tw, xs) = plan.layout_y, plan.layout_x
     h, w = plan.plane_shape
     y0, x0 = by * plan.block, bx * plan.block
     y1, x1 = min(y0 + plan.block, h * s), min(x0 + plan.block, w * s)
-    rows = [y for y in ys if y * s < y1 and (y + th) * s > y0]
-    cols = [x for x in xs if x * s < x1 and (x + tw) * s > x0]
-    ly0, ly1 = rows[0], rows[-1] + th
-    lx0, lx1 = cols[0], cols[-1] + tw
     source = _source(plan.source, plan.level, plan.axes)
     index = np.unravel_index(plane, plan.lead_shape) if plan.lead_shape else ()
-    # read in this process: a task must not hand its reads to the cluster it runs on
-    region = source[(*index, slice(ly0, ly1), slice(lx0, lx1))].compute(scheduler="synchronous")
     norm = Normalization(**plan.normalization)
-    region = norm.apply(region)[None]  # (frames=1, h, w)
-    buf = np.zeros((y1 - y0, x1 - x0), np.float32)
-    wsum = np.zeros_like(buf)
-    wx = {x: blend_weights(x, tw, w, params.overlap, s) for x in cols}
-    for y in rows:  # the order apply_tiled sums in: tile rows, then tiles along the row
-        wy = blend_weights(y, th, h, params.overlap, s)
-        for b in range(0, len(cols), params.batch_size):
-            chunk = cols[b : b + params.batch_size]
-            tiles = np.stack(
-                [region[:, y - ly0 : y - ly0 + th, x - lx0 : x - lx0 + tw] for x in chunk]
-            )
-            (results,) = fn(tiles)
-            for i, x in enumerate(chunk):
-                # the part of the tile's output inside this block
-                ty0, ty1 = max(y * s, y0), min((y + th) * s, y1)
-                tx0, tx1 = max(x * s, x0), min((x + tw) * s, x1)
-                weight = (
-                    wy[ty0 - y * s : ty1 - y * s, None] * wx[x][None, tx0 - x * s : tx1 - x * s]
-                )
-                wsum[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0] += weight
-                part = results[i][ty0 - y * s : ty1 - y * s, tx0 - x * s : tx1 - x * s]
-                buf[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0] += weight * part
-    values = norm.invert(buf / wsum, plan.dtype)
-    target = zarr.open_array(str(Path(plan.out) / "0"), mode="r+")
-    target[(*index, slice(y0, y1), slice(x0, x1))] = values
+
+    def read(ly0: int, ly1: int, lx0: int, lx1: int) -> np.ndarray:
+        # read in this process: a task must not hand its reads to the cluster it runs on
+        lr = source[(*index, slice(ly0, ly1), slice(lx0, lx1))].compute(scheduler="synchronous")
+        return norm.apply(lr)[None]  # (frames=1, h, w)
+
+    maps = tiled_region(
+        tile_function(net, device, params.tta, params.amp),
+        read,
+        plan.plane_shape,
+        (y0, y1, x0, x1),
+        s,
+        params.tile,
+        params.overlap,
+        params.batch_size,
+        2 if params.tta else 1,
+        net.config.multiple,
+    )
+    at = (*index, slice(y0, y1), slice(x0, x1))
+    zarr.open_array(str(Path(plan.out) / "0"), mode="r+")[at] = norm.invert(maps[0], plan.dtype)
+    if params.tta:  # the flips' SD, in the input's intensity units (as predict_file writes it)
+        sd = (maps[1] * norm.span).astype(np.float32)
+        zarr.open_array(str(Path(plan.out) / UNCERTAINTY / "0"), mode="r+")[at] = sd
     marker.parent.mkdir(exist_ok=True)
-    marker.touch()  # an empty file: it exists whole or not at all, after the chunk
+    marker.touch()  # an empty file: it exists whole or not at all, after the chunk(s)
     return 1
 
 
@@ -521,7 +511,9 @@ def predict_volume(
         The OME-Zarr image to write (``.ome.zarr``). Running again with the same model
         and settings continues an interrupted run, skipping finished blocks.
     params : PredictParams, optional
-        Tile, overlap, batch, output dtype, device. TTA is not used here.
+        Tile, overlap, batch, output dtype, device, and TTA: with ``tta`` the flips' SD
+        (in the input's intensity units) is written as the OME-Zarr image
+        ``OUT/uncertainty``, block by block like the prediction.
     volume : VolumeParams, optional
         Block size, input level, scheduler and workers, pyramid.
     axes : str, optional
@@ -536,7 +528,6 @@ def predict_volume(
     from .model_choice import open_model
     from .params import to_dict
     from .predict import PredictParams
-    from .tiling import tile_layout
     from .units import input_normalization
 
     params = params or PredictParams()
@@ -545,11 +536,6 @@ def predict_volume(
     model_file = str(model) if isinstance(model, (str, Path)) else None
     trained = open_model(model) if model_file else model
     c = trained.config
-    if params.tta:
-        raise InputError(
-            "Chunked prediction does not average flips (TTA) or write an uncertainty map.",
-            fix="Predict the volume without --tta (tta=False); use TTA on a region in memory.",
-        )
     if c.frames != 1:
         raise InputError(
             f"This model takes {c.frames} neighbouring frames; chunked prediction handles "
@@ -611,6 +597,13 @@ def predict_volume(
         )
         pixel = {a: v / s if a in "YX" else v for a, v in image.pixel_size.items()}
         _write_multiscales(group, image.axes, [_scale_vector(image.axes, pixel)], out.stem)
+        if params.tta:
+            spread = group.create_group(UNCERTAINTY)
+            spread.create_array(
+                "0", shape=(*lead, h * s, w * s), chunks=chunks, dtype="float32", fill_value=0
+            )
+            scale = [_scale_vector(image.axes, pixel)]
+            _write_multiscales(spread, image.axes, scale, f"{out.stem} uncertainty")
         (out / DONE_FOLDER).mkdir(exist_ok=True)
         with atomic_path(earlier) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -626,8 +619,6 @@ def predict_volume(
         normalization=dataclasses.asdict(norm),
         params=to_dict(params),
         block=block,
-        layout_y=_layout(tile_layout(h, params.tile, params.overlap, c.multiple)),
-        layout_x=_layout(tile_layout(w, params.tile, params.overlap, c.multiple)),
         lead_shape=lead,
         plane_shape=(h, w),
         dtype=target_dtype,
@@ -644,12 +635,15 @@ def predict_volume(
     written, peak_rss = _run_blocks(plan, todo, scheduler, volume.workers, progress)
     seconds = time.perf_counter() - start
     levels = write_pyramid(out) if volume.pyramid else 1
+    if params.tta and volume.pyramid:
+        write_pyramid(out / UNCERTAINTY)
     record.update(
         blocks=len(blocks),
         written=written,
         skipped=len(blocks) - len(todo),
         peak_rss_mb=peak_rss,
         levels=levels,
+        uncertainty=str(out / UNCERTAINTY) if params.tta else None,
         seconds=round(seconds, 2),
         pssr_nb_version=__version__,
         scheduler=scheduler,
@@ -657,10 +651,6 @@ def predict_volume(
     with atomic_path(earlier) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-def _layout(layout: tuple[int, list[int]]) -> tuple[int, tuple[int, ...]]:
-    return layout[0], tuple(layout[1])
 
 
 def _peak_rss_mb() -> float:

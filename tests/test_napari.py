@@ -258,10 +258,13 @@ def test_a_lazily_read_image_is_predicted_block_by_block_into_ome_zarr(
     widget = PredictWidget(viewer)
     widget.image.value = layer.name
     widget.volume.set(block=128)
+    widget.settings.set(tta=True)
     widget.start()
     wait(qtbot, widget)
     assert widget.error is None, widget.status.value
-    out = viewer.layers[-1]
+    out, spread = viewer.layers[-2:]  # the prediction, and its TTA uncertainty (hidden)
+    assert spread.name.endswith("(pssr uncertainty)") and not spread.visible
+    assert spread.data.shape == out.data.shape and spread.scale == pytest.approx(out.scale)
     assert (tmp_path / "scan_pssr.ome.zarr").is_dir()
     assert out.data.shape == (2, 256, 256)  # one level: 256 is the pyramid's smallest side
     assert not isinstance(out.data, np.ndarray)

@@ -211,11 +211,31 @@ def test_a_local_cluster_gives_the_same_result(model, stack, reference, tmp_path
     assert np.abs(_normalised(out, reference) - reference.data).max() <= 1e-5
 
 
-def test_tta_and_multi_frame_models_are_refused_by_name(model, stack, tmp_path):
+def test_tta_gives_predict_images_prediction_and_uncertainty(model, stack, tmp_path):
     import dataclasses
 
-    with pytest.raises(InputError, match="TTA"):
-        predict_volume(model, stack[0], tmp_path / "t.ome.zarr", PredictParams(tta=True))
+    path, lr = stack
+    params = dataclasses.replace(PARAMS, tta=True)
+    expected = predict_image(model, lr, params, axes="ZYX")
+    out = tmp_path / "t.ome.zarr"
+    volume_params = VolumeParams(block=128, pyramid=True)
+    record = predict_volume(model, path, out, params, volume_params, progress=False)
+    assert record["uncertainty"] == str(out / volume.UNCERTAINTY)
+    values = zarr.open_array(str(out / "0"))[:]
+    assert np.abs(_normalised(values, expected) - expected.data).max() <= 1e-5
+    spread = open_lazy(out / volume.UNCERTAINTY)  # an OME-Zarr image of its own
+    assert spread.pixel_size == open_lazy(out).pixel_size
+    sd = spread.array.compute() / expected.normalization.span
+    assert np.abs(sd - expected.uncertainty).max() <= 1e-5
+    assert sd.max() > 0  # the flips do disagree somewhere: the map is not empty
+    # a resumed run with the same settings skips every block, prediction and uncertainty
+    again = predict_volume(model, path, out, params, volume_params, progress=False)
+    assert again["written"] == 0 and again["skipped"] == record["blocks"]
+
+
+def test_multi_frame_models_are_refused_by_name(model, stack, tmp_path):
+    import dataclasses
+
     three = dataclasses.replace(model.config, frames=3)
     from pssr_nb.model_file import TrainedModel
     from pssr_nb.models import ResUNet

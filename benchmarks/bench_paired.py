@@ -1,0 +1,158 @@
+"""Train on real LR/HR pairs, or on crappified HR: which scores better on held-out real data?
+
+Run from the repository root (needs ../shared/data)::
+
+    python benchmarks/bench_paired.py --steps 2500 --seeds 0 1 2
+
+The quality issue asks whether training directly on real pairs (``PairedDataset``)
+should become a training mode or be deleted, "decided by measurement". This is that
+measurement, on the one real pair set with LR and HR of the same field: the GigaDB
+confocal pair (semi-synthetic x4: LR = the low-SNR image decimated by 4, reference =
+the high-SNR image), split as in ``bench_gigadb.py`` (train on columns 0-767, score
+columns 768-1023 with ``pssr-nb benchmark``'s code, no TTA).
+
+Two variants at the same step count, network, loss, batch, tile and schedule:
+
+- ``crappified``: ``pssr_nb.train.run`` on the high-SNR image with the crappifier
+  calibrated on the training pair (what pssr_nb does);
+- ``pairs``: the same network trained on aligned crops of the real training pair
+  (``PairedDataset``), each side in the units prediction measures on a whole image
+  (:func:`pssr_nb.units.input_normalization`), so the network sees at training what
+  ``predict_image`` gives it.
+
+Only the training differs; both final models (``model_last.pt`` of the crappified run, not
+the one its validation picked) are scored by the same benchmark call. One JSON
+line per run is appended to ``--jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_gigadb import FOLDER, SPLIT, held_out_pairs  # noqa: E402
+
+from pssr_nb.benchmark import BenchmarkParams, gain_over_best_baseline  # noqa: E402
+from pssr_nb.benchmark import run as benchmark  # noqa: E402
+from pssr_nb.calibrate import CalibrateParams, calibrate_pairs  # noqa: E402
+from pssr_nb.data import PairedDataset, Source  # noqa: E402
+from pssr_nb.io import ImageData, read_image  # noqa: E402
+from pssr_nb.losses import make_loss  # noqa: E402
+from pssr_nb.model_file import TrainedModel  # noqa: E402
+from pssr_nb.models import ResUNet, config_for  # noqa: E402
+from pssr_nb.normalize import DEFAULT_PERCENTILES  # noqa: E402
+from pssr_nb.train import TrainParams, effective_params, warmup_cosine  # noqa: E402
+from pssr_nb.train import run as train  # noqa: E402
+from pssr_nb.units import INPUT_SMOOTHING, input_normalization  # noqa: E402
+
+SCALE = 4
+
+
+def train_on_pairs(
+    lr: np.ndarray, hr: np.ndarray, params: TrainParams, offset: float, out: Path
+) -> Path:
+    """Train the preset of ``params`` on crops of one real pair; write ``model.pt``."""
+    p = effective_params(params, torch.device("cpu"))
+    torch.manual_seed(p.seed)
+    units = {name: input_normalization(a) for name, a in (("lr", lr), ("hr", hr))}
+    pair = (
+        Source(ImageData(lr, "YX", {}), normalization=units["lr"]),
+        Source(ImageData(hr, "YX", {}), normalization=units["hr"]),
+    )
+    data = PairedDataset([pair], tile=p.tile, scale=SCALE, offset=offset, length=1, seed=p.seed)
+    net = ResUNet(config_for(p.preset, SCALE, offset=offset))
+    loss_fn = make_loss(p.loss)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=p.learning_rate, weight_decay=p.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, p.steps)
+    )
+    net.train()
+    for step in range(p.steps):
+        items = [data[step * p.batch_size + i] for i in range(p.batch_size)]
+        x = torch.stack([a for a, _ in items])
+        y = torch.stack([b for _, b in items])
+        loss = loss_fn(net(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if not math.isfinite(float(loss.detach())):
+            raise SystemExit(f"loss is {float(loss)} at step {step}")
+    model = TrainedModel(
+        network=net.eval(),
+        percentiles=DEFAULT_PERCENTILES,
+        input_smoothing=INPUT_SMOOTHING,
+        modality="confocal",
+        origin="benchmarks/bench_paired.py (real pairs)",
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    return model.save(out / "model.pt")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--variants", nargs="+", default=["pairs", "crappified"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jsonl", default="paired_runs.jsonl")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if not FOLDER.is_dir():
+        raise SystemExit(f"{FOLDER} not found: this benchmark needs ../shared/data")
+    out = Path(args.out or tempfile.mkdtemp(prefix="pssr_nb_bench_paired_"))
+    low = read_image(FOLDER / "mito-confocal_lowsnr.png").data.astype(np.float32)
+    high = read_image(FOLDER / "mito-confocal_highsnr.png").data.astype(np.float32)
+    train_lr, train_hr = low[::SCALE, :SPLIT:SCALE], high[:, :SPLIT]
+    calibration = calibrate_pairs([(train_lr, train_hr)], CalibrateParams(scale=SCALE), ["train"])
+    crappifier = calibration.crappifier
+    pairs = held_out_pairs(out / "held_out")
+    for seed in args.seeds:
+        for variant in args.variants:
+            folder = out / f"{variant}_seed{seed}"
+            params = TrainParams(scale=SCALE, steps=args.steps, seed=seed, modality="confocal")
+            start = time.perf_counter()
+            if variant == "pairs":
+                model = train_on_pairs(train_lr, train_hr, params, crappifier.offset, folder)
+            else:
+                hr = [Source(ImageData(train_hr, "YX", {}, FOLDER / "mito-confocal_highsnr.png"))]
+                train(params, hr, folder / "train", crappifier, progress=False)
+                model = folder / "train" / "model_last.pt"  # both: the weights at the end
+            wall = time.perf_counter() - start
+            bench = benchmark(
+                BenchmarkParams(data="semi-synthetic", tta=False),
+                model,
+                folder / "benchmark",
+                pairs=pairs,
+            )
+            psnr = gain_over_best_baseline(bench.scores, "psnr")
+            ssim = gain_over_best_baseline(bench.scores, "ssim")
+            row = {
+                "variant": variant,
+                "seed": seed,
+                "steps": args.steps,
+                "train_wall_s": round(wall, 1),
+                "best_baseline": psnr["best_baseline"],
+                "gain_db": psnr["gain_mean"],
+                "gain_ssim": ssim["gain_mean"],
+            }
+            with open(args.jsonl, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(
+                f"{variant} seed {seed}: {wall:.0f} s, {row['gain_db']:+.2f} dB, "
+                f"SSIM {row['gain_ssim']:+.3f} over {row['best_baseline']}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
