@@ -46,9 +46,9 @@ def flag(value: bool) -> str:
     return "**yes**" if value else "no"
 
 
-def run(specimen: str, images: int) -> None:
+def run(specimen: str, images: int, model_file: str | None = None) -> None:
     mic = default_microscope(specimen)
-    model = open_model(f"{specimen}_x4")
+    model = open_model(model_file or f"{specimen}_x4")
     lines = Lines.of_specimen(specimen, MICROSCOPES[mic])
     spare = simulate(specimen, (SIZE, SIZE), 4, seed=1500, microscope=mic)
     tuned = tune([(spare.normalization("lr").apply(spare.lr), spare.truth)], 4, 0.0)
@@ -113,9 +113,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--specimens", nargs="+", default=["em", "fluorescence"])
+    parser.add_argument(
+        "--model", default=None, help="a model file instead of the sample model (one specimen)"
+    )
     args = parser.parse_args()
+    if args.model and len(args.specimens) != 1:
+        parser.error("--model needs exactly one --specimens")
     for specimen in args.specimens:
-        run(specimen, args.images)
+        run(specimen, args.images, args.model)
 
 
 if __name__ == "__main__":

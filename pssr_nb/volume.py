@@ -408,6 +408,8 @@ class _Plan:
     plane_shape: tuple[int, int]
     dtype: str
     threads: int
+    frames: int = 1  # the model's input frames
+    frame_axis: str = ""  # the axis they are taken along
 
 
 def _marker(plan: _Plan, plane: int, by: int, bx: int) -> Path:
@@ -419,9 +421,11 @@ def _predict_block(plan: _Plan, plane: int, by: int, bx: int) -> int:
     marker = _marker(plan, plane, by, bx)
     if marker.exists():
         return 0
+    import dask.array as da
     import torch
     import zarr
 
+    from .data import frame_window
     from .devices import resolve_device
     from .predict import PredictParams, tile_function
     from .tiling import tiled_region
@@ -437,13 +441,20 @@ def _predict_block(plan: _Plan, plane: int, by: int, bx: int) -> int:
     y0, x0 = by * plan.block, bx * plan.block
     y1, x1 = min(y0 + plan.block, h * s), min(x0 + plan.block, w * s)
     source = _source(plan.source, plan.level, plan.axes)
-    index = np.unravel_index(plane, plan.lead_shape) if plan.lead_shape else ()
+    index = (
+        tuple(int(i) for i in np.unravel_index(plane, plan.lead_shape)) if plan.lead_shape else ()
+    )
     norm = Normalization(**plan.normalization)
+    planes = [index]
+    if plan.frames > 1:
+        at = plan.axes.index(plan.frame_axis)
+        window = frame_window(index[at], plan.frames, plan.lead_shape[at])
+        planes = [(*index[:at], f, *index[at + 1 :]) for f in window]
 
     def read(ly0: int, ly1: int, lx0: int, lx1: int) -> np.ndarray:
         # read in this process: a task must not hand its reads to the cluster it runs on
-        lr = source[(*index, slice(ly0, ly1), slice(lx0, lx1))].compute(scheduler="synchronous")
-        return norm.apply(lr)[None]  # (frames=1, h, w)
+        lr = [source[(*p, slice(ly0, ly1), slice(lx0, lx1))] for p in planes]
+        return norm.apply(np.stack(da.compute(*lr, scheduler="synchronous")))  # (frames, h, w)
 
     maps = tiled_region(
         tile_function(net, device, params.tta, params.amp),
@@ -536,13 +547,17 @@ def predict_volume(
     model_file = str(model) if isinstance(model, (str, Path)) else None
     trained = open_model(model) if model_file else model
     c = trained.config
-    if c.frames != 1:
-        raise InputError(
-            f"This model takes {c.frames} neighbouring frames; chunked prediction handles "
-            "single-frame models.",
-            fix="Predict the stack with pssr-nb predict on a TIFF, or use a single-frame model.",
-        )
     image = open_lazy(source, level, axes)
+    # neighbouring frames along T, else Z, mirrored at the ends: as predict_image takes them
+    frame_axis = next((a for a in "TZ" if a in image.axes[:-2]), "")
+    n_frames = image.array.shape[image.axes.index(frame_axis)] if frame_axis else 1
+    if c.frames > 1 and n_frames < c.frames:
+        raise InputError(
+            f"This model uses {c.frames} neighbouring frames but the volume has {n_frames} "
+            f"along {frame_axis or 'no frame axis'} ({image.axes}).",
+            path=source,
+            fix="Give a time-lapse or z-stack, or use a single-frame model.",
+        )
     h, w = image.plane_shape
     s = c.scale
     if block % s or block < s:
@@ -623,6 +638,8 @@ def predict_volume(
         plane_shape=(h, w),
         dtype=target_dtype,
         threads=1 if scheduler != "sync" else 0,
+        frames=c.frames,
+        frame_axis=frame_axis,
     )
     blocks = [
         (p, by, bx)

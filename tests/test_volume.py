@@ -233,15 +233,32 @@ def test_tta_gives_predict_images_prediction_and_uncertainty(model, stack, tmp_p
     assert again["written"] == 0 and again["skipped"] == record["blocks"]
 
 
-def test_multi_frame_models_are_refused_by_name(model, stack, tmp_path):
+def test_a_multi_frame_model_takes_the_neighbouring_planes_as_predict_image_does(
+    model, stack, tmp_path
+):
     import dataclasses
 
-    three = dataclasses.replace(model.config, frames=3)
     from pssr_nb.model_file import TrainedModel
     from pssr_nb.models import ResUNet
 
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = ResUNet(dataclasses.replace(model.config, frames=3))
+    with torch.no_grad():  # random weights everywhere, so that every input frame matters
+        for weights in net.parameters():
+            weights.add_(0.05 * torch.randn_like(weights))
+    three = TrainedModel(net)
+    path, lr = stack
+    expected = predict_image(three, lr, PARAMS, axes="ZYX")  # planes mirrored at the ends
+    out = tmp_path / "f.ome.zarr"
+    predict_volume(three, path, out, PARAMS, VOLUME, progress=False)
+    values = zarr.open_array(str(out / "0"))[:]
+    assert np.abs(_normalised(values, expected) - expected.data).max() <= 1e-5
+    # a single plane has no neighbours: refused by name
+    plane = tmp_path / "plane.tif"
+    tifffile.imwrite(plane, lr[0])
     with pytest.raises(InputError, match="3 neighbouring frames"):
-        predict_volume(TrainedModel(ResUNet(three)), stack[0], tmp_path / "f.ome.zarr", PARAMS)
+        predict_volume(three, plane, tmp_path / "p.ome.zarr", PARAMS, VOLUME, progress=False)
 
 
 def test_a_worker_killed_half_way_still_gives_a_complete_identical_result(model, tmp_path):
