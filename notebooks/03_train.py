@@ -156,6 +156,11 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # references where it can. With real pairs, the third panel is the same comparison on
 # real scans, and the best model is chosen by it. A red curve that falls again late in
 # training means overfitting: use more images or a shorter run.
+#
+# **The table** puts, on the same held-out images, the best baseline, the starting model
+# alone (when fine-tuning: `em_x4` before its first step here) and the trained model:
+# what the pretrained model already knew, and what the minutes of training added.
+# Exercise 4 adds the third start, from scratch.
 
 # %%
 training_curves(result.history)

@@ -820,6 +820,8 @@ def run(
         "crappifier": crappifier.to_dict(),
         "best": trainer.best,
         "last": next((r for r in reversed(trainer.history) if r["kind"] == "val"), {}),
+        # before the first step: a fine-tuned run's starting model alone
+        "start": next((r for r in trainer.history if r["kind"] == "val" and r["step"] == 0), {}),
     }
     (out / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainResult(out, model, trainer.history, summary)
@@ -843,36 +845,55 @@ def _validation_hooks(
 
 
 def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The best validation scores of a run beside the best baseline's, as rows for printing."""
-    best = summary["best"]
-    pairs = (
-        [
-            {
-                "": "real pairs: best baseline",
-                "PSNR": round(best["pairs_baseline_psnr"], 2),
-                "SSIM": None,
-            },
+    """The best validation scores of a run beside the best baseline's, as rows for printing.
+
+    A fine-tuned run also shows its starting model alone (the validation before the
+    first step), so the table compares the pretrained model, the fine-tuned one and the
+    best baseline on the same images.
+    """
+    best, start = summary["best"], summary.get("start") or {}
+    init = summary.get("params", {}).get("init")
+    rows = []
+    if "pairs_gain_db" in best:
+        rows.append(
+            {"": "real pairs: best baseline", "PSNR": round(best["pairs_baseline_psnr"], 2)}
+        )
+        if init and "pairs_psnr" in start:
+            rows.append(
+                {
+                    "": f"real pairs: {init} alone ({start['pairs_gain_db']:+.2f} dB)",
+                    "PSNR": round(start["pairs_psnr"], 2),
+                }
+            )
+        rows.append(
             {
                 "": f"real pairs: model ({best['pairs_gain_db']:+.2f} dB)",
                 "PSNR": round(best["pairs_psnr"], 2),
-                "SSIM": None,
-            },
-        ]
-        if "pairs_gain_db" in best
-        else []
-    )
-    return pairs + [
+            }
+        )
+    rows.append(
         {
             "": "held-out regions: best baseline",
             "PSNR": round(best["baseline_psnr"], 2),
             "SSIM": round(best["baseline_ssim"], 3),
-        },
+        }
+    )
+    if init and "val_psnr" in start:
+        rows.append(
+            {
+                "": f"held-out regions: {init} alone ({start['gain_db']:+.2f} dB)",
+                "PSNR": round(start["val_psnr"], 2),
+                "SSIM": round(start["val_ssim"], 3),
+            }
+        )
+    rows.append(
         {
             "": f"held-out regions: model, step {best['step']} ({best['gain_db']:+.2f} dB)",
             "PSNR": round(best["val_psnr"], 2),
             "SSIM": round(best["val_ssim"], 3),
-        },
-    ]
+        }
+    )
+    return [{"": r[""], "PSNR": r["PSNR"], "SSIM": r.get("SSIM")} for r in rows]
 
 
 def preview_pair(

@@ -124,6 +124,10 @@ def test_the_crappifier_sets_the_scale_and_a_different_one_is_refused(hr_folder,
         run(TrainParams(steps=2, scale=4, **TINY), hr_folder, tmp_path / "b", Crappifier.default(2))
 
 
+def _summary(run_dir):
+    return json.loads((run_dir / "train.json").read_text())
+
+
 def test_fine_tuning_starts_from_the_model_and_resumes_from_its_checkpoint(hr_folder, tmp_path):
     crap = Crappifier([Downsample(4), Gaussian(0.1)])
     params = TrainParams(steps=6, **TINY)
@@ -138,6 +142,11 @@ def test_fine_tuning_starts_from_the_model_and_resumes_from_its_checkpoint(hr_fo
     before = [r for r in _log_rows(tmp_path / "a") if r["kind"] == "val"][-1]
     assert vals[0]["val_psnr"] == pytest.approx(float(before["val_psnr"]), abs=1e-4)
     assert "fine-tuned from" in res.model.origin
+    # the score table puts the starting model alone beside the fine-tuned one
+    rows = {r[""].split(" (")[0]: r for r in train_module.score_rows(res.summary)}
+    alone = rows[f"held-out regions: {tuned.init} alone"]
+    assert alone["PSNR"] == pytest.approx(vals[0]["val_psnr"], abs=0.01)
+    assert not any("alone" in r[""] for r in train_module.score_rows(_summary(tmp_path / "a")))
     # resuming rebuilds the network from the checkpoint, even when init is gone
     (tmp_path / "a" / "model_last.pt").unlink()
     (tmp_path / "b" / "train.json").unlink()
