@@ -447,9 +447,9 @@ def _predict_block(plan: _Plan, plane: int, by: int, bx: int) -> int:
     norm = Normalization(**plan.normalization)
     planes = [index]
     if plan.frames > 1:
-        at = plan.axes.index(plan.frame_axis)
-        window = frame_window(index[at], plan.frames, plan.lead_shape[at])
-        planes = [(*index[:at], f, *index[at + 1 :]) for f in window]
+        axis = plan.axes.index(plan.frame_axis)
+        window = frame_window(index[axis], plan.frames, plan.lead_shape[axis])
+        planes = [(*index[:axis], f, *index[axis + 1 :]) for f in window]
 
     def read(ly0: int, ly1: int, lx0: int, lx1: int) -> np.ndarray:
         # read in this process: a task must not hand its reads to the cluster it runs on

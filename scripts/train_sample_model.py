@@ -2,8 +2,8 @@
 
 Usage (from the repository root, after ``python -m pip install -e .``)::
 
-    python scripts/train_sample_model.py --steps 6000                          # em_x4
-    python scripts/train_sample_model.py --specimen fluorescence --steps 6000  # fluorescence_x4
+    python scripts/train_sample_model.py                          # em_x4 (about 40 CPU minutes)
+    python scripts/train_sample_model.py --specimen fluorescence  # fluorescence_x4
 
 Simulates phantoms of the specimen imaged by its simulated microscope (scanning
 EM or confocal), calibrates the
@@ -29,16 +29,21 @@ from pssr_nb.phantoms import run as simulate
 from pssr_nb.train import TrainParams
 from pssr_nb.train import run as train
 
+#: (steps, phantoms) each shipped model was built with (benchmarks/RESULTS.md, "Sample model").
+RECIPES = {"em": (30000, 48), "fluorescence": (6000, 16)}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=None, help="default: the specimen's recipe")
+    parser.add_argument("--images", type=int, default=None, help="default: the specimen's recipe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
     parser.add_argument("--out", default=None, help="default: the shipped file of the specimen")
     args = parser.parse_args()
+    steps, images = RECIPES[args.specimen]
+    args.steps, args.images = args.steps or steps, args.images or images
     name = f"{args.specimen}_x4"
     args.out = args.out or str(Path(sample_model_path("em_x4")).parent / f"{name}.pt")
 
