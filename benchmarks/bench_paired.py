@@ -16,7 +16,7 @@ Two variants at the same step count, network, loss, batch, tile and schedule:
 - ``crappified``: ``pssr_nb.train.run`` on the high-SNR image with the crappifier
   calibrated on the training pair (what pssr_nb does);
 - ``pairs``: the same network trained on aligned crops of the real training pair
-  (``PairedDataset``), each side in the units prediction measures on a whole image
+  (:class:`PairedDataset`, kept here: it left the library after this measurement), each side in the units prediction measures on a whole image
   (:func:`pssr_nb.units.input_normalization`), so the network sees at training what
   ``predict_image`` gives it.
 
@@ -33,6 +33,7 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,17 +46,104 @@ from report_gigadb import FOLDER, SPLIT, held_out_pairs  # noqa: E402
 from pssr_nb.benchmark import BenchmarkParams, gain_over_best_baseline  # noqa: E402
 from pssr_nb.benchmark import run as benchmark  # noqa: E402
 from pssr_nb.calibrate import CalibrateParams, calibrate_pairs  # noqa: E402
-from pssr_nb.data import PairedDataset, Source  # noqa: E402
+from pssr_nb.data import (  # noqa: E402
+    DIHEDRAL,
+    Source,
+    check_pair_shapes,
+    check_tile,
+    dihedral,
+    frame_window,
+)
+from pssr_nb.errors import InputError  # noqa: E402
 from pssr_nb.io import ImageData, read_image  # noqa: E402
 from pssr_nb.losses import make_loss  # noqa: E402
 from pssr_nb.model_file import TrainedModel  # noqa: E402
 from pssr_nb.models import ResUNet, config_for  # noqa: E402
 from pssr_nb.normalize import DEFAULT_PERCENTILES  # noqa: E402
+from pssr_nb.sampling import flip_shift  # noqa: E402
 from pssr_nb.train import TrainParams, effective_params, warmup_cosine  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
 from pssr_nb.units import INPUT_SMOOTHING, input_normalization  # noqa: E402
 
 SCALE = 4
+
+
+class PairedDataset(torch.utils.data.Dataset):
+    """Aligned random crops from real LR/HR pairs.
+
+    Items are ``(lr, hr)`` float32 tensors ``(frames, t, t)`` and
+    ``(1, t * scale, t * scale)``, each normalised by its own image's percentiles.
+    Flips keep the sampling geometry: LR pixel ``i`` stays at HR ``scale * i + offset``.
+
+    Parameters
+    ----------
+    pairs : list of (Source, Source)
+        LR and HR sources, e.g. from :func:`load_pairs`.
+    tile : int
+        HR crop size (a multiple of ``scale``).
+    scale : int
+    offset : float
+        HR position of LR pixel 0 in the real data (0 for a point scan; ``(scale - 1) / 2``
+        for binned data). Must be a multiple of 0.5.
+    frames, length, augment, seed
+        As in :class:`HRDataset`.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Source, Source]],
+        tile: int = 128,
+        scale: int = SCALE,
+        offset: float = 0.0,
+        frames: int = 1,
+        length: int = 1024,
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        check_pair_shapes(pairs, scale)
+        if (2 * offset) % 1 or not 0 <= offset <= scale - 1:
+            raise InputError(f"offset must be a multiple of 0.5 in [0, {scale - 1}], got {offset}.")
+        for _, hr in pairs:
+            check_tile(hr, tile, scale)
+        self.pairs, self.tile, self.scale, self.offset = list(pairs), tile, scale, offset
+        self.frames, self.length, self.augment, self.seed = frames, length, augment, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _start(self, rng: np.random.Generator, n_lr: int, n_hr: int, shift: int) -> int:
+        """A random LR crop start whose LR and shifted HR crops both fit."""
+        s, t = self.scale, self.tile // self.scale
+        low = -(shift // s) if shift < 0 else 0  # s * start + shift >= 0
+        high = min(n_lr - t, (n_hr - s * t - shift) // s)
+        if high < low:
+            raise InputError(
+                f"A pair is too small for tiles of {self.tile} px.", fix="Use a smaller tile size."
+            )
+        return int(rng.integers(low, high + 1))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        lr_src, hr_src = self.pairs[int(rng.integers(len(self.pairs)))]
+        s, t = self.scale, self.tile // self.scale
+        k = int(rng.integers(8)) if self.augment else 0
+        fy, fx, _ = DIHEDRAL[k]
+        # A flipped grid is shifted (sampling.flip_shift); start the HR crop so it lands back.
+        shift = {
+            ax: -flip_shift(s, self.offset) if flip else 0 for ax, flip in (("y", fy), ("x", fx))
+        }
+        (lh, lw), (hh, hw) = lr_src.plane_shape, hr_src.plane_shape
+        ly = self._start(rng, lh, hh, shift["y"])
+        lx = self._start(rng, lw, hw, shift["x"])
+        n = lr_src.n_frames
+        stack = int(rng.integers(lr_src.n_stacks))
+        centre = int(rng.integers(n))
+        lr = lr_src.crop(stack, frame_window(centre, self.frames, n), ly, lx, t, t)
+        hr = hr_src.crop(stack, [centre], s * ly + shift["y"], s * lx + shift["x"], s * t, s * t)
+        lr, hr = dihedral(lr, k), dihedral(hr, k)
+        return torch.from_numpy(np.ascontiguousarray(lr)), torch.from_numpy(
+            np.ascontiguousarray(hr)
+        )
 
 
 def train_on_pairs(

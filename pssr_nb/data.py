@@ -13,8 +13,9 @@ never on both sides.
 
 :class:`HRDataset` draws random crops (anywhere in the image, any aspect ratio
 of image, all 8 dihedral orientations) of HR frames; crappification happens
-later on whole batches on the training device. :class:`PairedDataset` draws
-aligned crops from real LR/HR pairs matched by file name.
+later on whole batches on the training device. Real LR/HR pairs
+(:func:`load_pairs`) are for calibration and validation: training directly on them
+scored below training on crappified HR (``benchmarks/bench_paired.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import torch
 from .errors import InputError, PairingError
 from .io import ImageData, read_image
 from .normalize import DEFAULT_PERCENTILES, Normalization, percentile_normalization
-from .sampling import DEFAULT_SCALE, flip_shift
+from .sampling import DEFAULT_SCALE
 
 __all__ = [
     "DECODED",
@@ -51,7 +52,6 @@ __all__ = [
     "load_sources",
     "lr_partners",
     "match_pairs",
-    "PairedDataset",
     "Placement",
     "Region",
     "Source",
@@ -728,84 +728,6 @@ def check_pair_shapes(pairs: Sequence[tuple[Source, Source]], scale: int) -> Non
             f"These pairs do not fit a scale of {scale} (HR must be {scale}x the LR in Y and X, "
             "with the same number of planes):\n" + "\n".join(bad),
             fix="Check the scale setting, or that LR and HR files are the same field of view.",
-        )
-
-
-class PairedDataset(torch.utils.data.Dataset):
-    """Aligned random crops from real LR/HR pairs.
-
-    Items are ``(lr, hr)`` float32 tensors ``(frames, t, t)`` and
-    ``(1, t * scale, t * scale)``, each normalised by its own image's percentiles.
-    Flips keep the sampling geometry: LR pixel ``i`` stays at HR ``scale * i + offset``.
-
-    Parameters
-    ----------
-    pairs : list of (Source, Source)
-        LR and HR sources, e.g. from :func:`load_pairs`.
-    tile : int
-        HR crop size (a multiple of ``scale``).
-    scale : int
-    offset : float
-        HR position of LR pixel 0 in the real data (0 for a point scan; ``(scale - 1) / 2``
-        for binned data). Must be a multiple of 0.5.
-    frames, length, augment, seed
-        As in :class:`HRDataset`.
-    """
-
-    def __init__(
-        self,
-        pairs: Sequence[tuple[Source, Source]],
-        tile: int = 128,
-        scale: int = DEFAULT_SCALE,
-        offset: float = 0.0,
-        frames: int = 1,
-        length: int = 1024,
-        augment: bool = True,
-        seed: int = 0,
-    ):
-        check_pair_shapes(pairs, scale)
-        if (2 * offset) % 1 or not 0 <= offset <= scale - 1:
-            raise InputError(f"offset must be a multiple of 0.5 in [0, {scale - 1}], got {offset}.")
-        for _, hr in pairs:
-            check_tile(hr, tile, scale)
-        self.pairs, self.tile, self.scale, self.offset = list(pairs), tile, scale, offset
-        self.frames, self.length, self.augment, self.seed = frames, length, augment, seed
-
-    def __len__(self) -> int:
-        return self.length
-
-    def _start(self, rng: np.random.Generator, n_lr: int, n_hr: int, shift: int) -> int:
-        """A random LR crop start whose LR and shifted HR crops both fit."""
-        s, t = self.scale, self.tile // self.scale
-        low = -(shift // s) if shift < 0 else 0  # s * start + shift >= 0
-        high = min(n_lr - t, (n_hr - s * t - shift) // s)
-        if high < low:
-            raise InputError(
-                f"A pair is too small for tiles of {self.tile} px.", fix="Use a smaller tile size."
-            )
-        return int(rng.integers(low, high + 1))
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, index])
-        lr_src, hr_src = self.pairs[int(rng.integers(len(self.pairs)))]
-        s, t = self.scale, self.tile // self.scale
-        k = int(rng.integers(8)) if self.augment else 0
-        fy, fx, _ = DIHEDRAL[k]
-        # A flipped grid is shifted (sampling.flip_shift); start the HR crop so it lands back.
-        shift = {
-            ax: -flip_shift(s, self.offset) if flip else 0 for ax, flip in (("y", fy), ("x", fx))
-        }
-        (lh, lw), (hh, hw) = lr_src.plane_shape, hr_src.plane_shape
-        ly = self._start(rng, lh, hh, shift["y"])
-        lx = self._start(rng, lw, hw, shift["x"])
-        n = lr_src.n_frames
-        stack = int(rng.integers(lr_src.n_stacks))
-        centre = int(rng.integers(n))
-        lr = lr_src.crop(stack, frame_window(centre, self.frames, n), ly, lx, t, t)
-        hr = hr_src.crop(stack, [centre], s * ly + shift["y"], s * lx + shift["x"], s * t, s * t)
-        lr, hr = dihedral(lr, k), dihedral(hr, k)
-        return torch.from_numpy(np.ascontiguousarray(lr)), torch.from_numpy(
-            np.ascontiguousarray(hr)
         )
 
 

@@ -5,7 +5,6 @@ import torch
 from pssr_nb.data import (
     DIHEDRAL,
     HRDataset,
-    PairedDataset,
     Source,
     dihedral,
     fixed_regions,
@@ -188,27 +187,6 @@ def test_pairs_with_wrong_sizes_are_listed(tmp_path):
     with pytest.raises(PairingError) as err:
         load_pairs(tmp_path / "lr", tmp_path / "hr", scale=4)
     assert "bad.tif" in str(err.value) and "ok.tif" not in str(err.value)
-
-
-@pytest.mark.parametrize("offset", [0.0, 1.5])
-def test_paired_crops_keep_the_sampling_geometry_under_every_flip(offset):
-    truth = simulate("fluorescence", (256, 256), 4, seed=0).truth
-    o = int(offset) if offset == int(offset) else None
-    lr_img = truth[::4, ::4] if o == 0 else truth.reshape(64, 4, 64, 4).mean(axis=(1, 3))
-    pairs = [
-        (
-            Source(ImageData(lr_img, "YX"), percentiles=(0, 100)),
-            Source(ImageData(truth, "YX"), percentiles=(0, 100)),
-        )
-    ]
-    ds = PairedDataset(pairs, tile=64, scale=4, offset=offset, length=40, seed=1)
-    for i in range(len(ds)):
-        lr, hr = ds[i]
-        assert lr.shape == (1, 16, 16) and hr.shape == (1, 64, 64)
-        lr = lr[0].numpy() * pairs[0][0].normalization.span + pairs[0][0].normalization.low
-        hr = hr[0].numpy() * pairs[0][1].normalization.span + pairs[0][1].normalization.low
-        expected = hr[::4, ::4] if o == 0 else hr.reshape(16, 4, 16, 4).mean(axis=(1, 3))
-        np.testing.assert_allclose(lr, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_source_of_names_the_image_each_crop_comes_from():
