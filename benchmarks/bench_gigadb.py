@@ -32,13 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_gigadb import FOLDER, SPLIT, held_out_pairs  # noqa: E402
+from report_gigadb import FOLDER, held_out_pairs, score_held_out, training_region  # noqa: E402
 
-from pssr_nb.benchmark import BenchmarkParams, gain_over_best_baseline  # noqa: E402
-from pssr_nb.benchmark import run as benchmark  # noqa: E402
-from pssr_nb.calibrate import CalibrateParams, calibrate_pairs  # noqa: E402
 from pssr_nb.data import Source  # noqa: E402
-from pssr_nb.io import ImageData, read_image  # noqa: E402
+from pssr_nb.io import ImageData  # noqa: E402
 from pssr_nb.train import TrainParams  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
 
@@ -58,10 +55,7 @@ def main() -> None:
     if not FOLDER.is_dir():
         raise SystemExit(f"{FOLDER} not found: this benchmark needs ../shared/data")
     out = Path(args.out or tempfile.mkdtemp(prefix="pssr_nb_bench_gigadb_"))
-    low = read_image(FOLDER / "mito-confocal_lowsnr.png").data.astype(np.float32)
-    high = read_image(FOLDER / "mito-confocal_highsnr.png").data.astype(np.float32)
-    train_lr, train_hr = low[::SCALE, :SPLIT:SCALE], high[:, :SPLIT]
-    calibration = calibrate_pairs([(train_lr, train_hr)], CalibrateParams(scale=SCALE), ["train"])
+    _, train_hr, crappifier = training_region(SCALE)
     source = [Source(ImageData(train_hr, "YX", {}, FOLDER / "mito-confocal_highsnr.png"))]
     pairs = held_out_pairs(out / "held_out")
     runs = []
@@ -76,26 +70,16 @@ def main() -> None:
                 modality="confocal",
             )
             start = time.perf_counter()
-            result = train(params, source, folder / "train", calibration.crappifier, progress=False)
+            result = train(params, source, folder / "train", crappifier, progress=False)
             wall = time.perf_counter() - start
-            bench = benchmark(
-                BenchmarkParams(data="semi-synthetic", tta=False),
-                folder / "train" / "model_best.pt",
-                folder / "benchmark",
-                pairs=pairs,
-            )
-            psnr = gain_over_best_baseline(bench.scores, "psnr")
-            ssim = gain_over_best_baseline(bench.scores, "ssim")
+            scores = score_held_out(folder / "train" / "model_best.pt", folder / "benchmark", pairs)
             row = {
                 "variant": variant,
                 "seed": seed,
                 "minutes": args.minutes,
                 "steps": result.summary["steps"],
                 "train_wall_s": round(wall, 1),
-                "best_baseline": psnr["best_baseline"],
-                "gain_db": psnr["gain_mean"],
-                "gain_ssim": ssim["gain_mean"],
-                "summary": bench.summary,
+                **scores,
             }
             runs.append(row)
             with open(args.jsonl, "a") as fh:

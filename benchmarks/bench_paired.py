@@ -41,11 +41,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_gigadb import FOLDER, SPLIT, held_out_pairs  # noqa: E402
+from report_gigadb import FOLDER, held_out_pairs, score_held_out, training_region  # noqa: E402
 
-from pssr_nb.benchmark import BenchmarkParams, gain_over_best_baseline  # noqa: E402
-from pssr_nb.benchmark import run as benchmark  # noqa: E402
-from pssr_nb.calibrate import CalibrateParams, calibrate_pairs  # noqa: E402
 from pssr_nb.data import (  # noqa: E402
     DIHEDRAL,
     Source,
@@ -55,7 +52,7 @@ from pssr_nb.data import (  # noqa: E402
     frame_window,
 )
 from pssr_nb.errors import InputError  # noqa: E402
-from pssr_nb.io import ImageData, read_image  # noqa: E402
+from pssr_nb.io import ImageData  # noqa: E402
 from pssr_nb.losses import make_loss  # noqa: E402
 from pssr_nb.model_file import TrainedModel  # noqa: E402
 from pssr_nb.models import ResUNet, config_for  # noqa: E402
@@ -198,11 +195,7 @@ def main() -> None:
     if not FOLDER.is_dir():
         raise SystemExit(f"{FOLDER} not found: this benchmark needs ../shared/data")
     out = Path(args.out or tempfile.mkdtemp(prefix="pssr_nb_bench_paired_"))
-    low = read_image(FOLDER / "mito-confocal_lowsnr.png").data.astype(np.float32)
-    high = read_image(FOLDER / "mito-confocal_highsnr.png").data.astype(np.float32)
-    train_lr, train_hr = low[::SCALE, :SPLIT:SCALE], high[:, :SPLIT]
-    calibration = calibrate_pairs([(train_lr, train_hr)], CalibrateParams(scale=SCALE), ["train"])
-    crappifier = calibration.crappifier
+    train_lr, train_hr, crappifier = training_region(SCALE)
     pairs = held_out_pairs(out / "held_out")
     for seed in args.seeds:
         for variant in args.variants:
@@ -216,22 +209,13 @@ def main() -> None:
                 train(params, hr, folder / "train", crappifier, progress=False)
                 model = folder / "train" / "model_last.pt"  # both: the weights at the end
             wall = time.perf_counter() - start
-            bench = benchmark(
-                BenchmarkParams(data="semi-synthetic", tta=False),
-                model,
-                folder / "benchmark",
-                pairs=pairs,
-            )
-            psnr = gain_over_best_baseline(bench.scores, "psnr")
-            ssim = gain_over_best_baseline(bench.scores, "ssim")
+            scores = score_held_out(model, folder / "benchmark", pairs)
             row = {
                 "variant": variant,
                 "seed": seed,
                 "steps": args.steps,
                 "train_wall_s": round(wall, 1),
-                "best_baseline": psnr["best_baseline"],
-                "gain_db": psnr["gain_mean"],
-                "gain_ssim": ssim["gain_mean"],
+                **{k: v for k, v in scores.items() if k != "summary"},
             }
             with open(args.jsonl, "a") as fh:
                 fh.write(json.dumps(row) + "\n")

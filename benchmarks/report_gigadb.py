@@ -18,8 +18,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from pssr_nb.benchmark import BenchmarkParams, run
+import numpy as np
+
+from pssr_nb.benchmark import BenchmarkParams, gain_over_best_baseline, run
+from pssr_nb.calibrate import CalibrateParams, calibrate_pairs
 from pssr_nb.io import read_image, write_tiff
 
 FOLDER = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gigadb_hagen_pairs"
@@ -40,6 +44,30 @@ def held_out_pairs(out: Path) -> list[tuple[Path, Path]]:
             paths.append(path)
         pairs.append((paths[0], paths[1]))
     return pairs
+
+
+def training_region(scale: int) -> tuple[np.ndarray, np.ndarray, Any]:
+    """The training region's pair (LR = low-SNR decimated by ``scale``, HR = high-SNR,
+    columns 0-767, float32) and the crappifier calibrated on it, as a user would."""
+    low = read_image(FOLDER / "mito-confocal_lowsnr.png").data.astype(np.float32)
+    high = read_image(FOLDER / "mito-confocal_highsnr.png").data.astype(np.float32)
+    lr, hr = low[::scale, :SPLIT:scale], high[:, :SPLIT]
+    calibration = calibrate_pairs([(lr, hr)], CalibrateParams(scale=scale), ["train"])
+    return lr, hr, calibration.crappifier
+
+
+def score_held_out(model: Any, out: Path, pairs: list[tuple[Path, Path]]) -> dict[str, Any]:
+    """``pssr-nb benchmark``'s scores of ``model`` on the held-out pairs (semi-synthetic,
+    CARE, no TTA): the best baseline, the gains over it and the benchmark's summary."""
+    bench = run(BenchmarkParams(data="semi-synthetic", tta=False), model, out, pairs=pairs)
+    psnr = gain_over_best_baseline(bench.scores, "psnr")
+    ssim = gain_over_best_baseline(bench.scores, "ssim")
+    return {
+        "best_baseline": psnr["best_baseline"],
+        "gain_db": psnr["gain_mean"],
+        "gain_ssim": ssim["gain_mean"],
+        "summary": bench.summary,
+    }
 
 
 def main() -> None:
