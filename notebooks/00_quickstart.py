@@ -71,8 +71,9 @@ print(project.folder.resolve(), "| quick mode:", quick_mode())
 # reads the form's current values. `minutes` is the training budget; a `steps` other than
 # 0 fixes the number of training steps instead (quick mode trains 30 steps). `start`
 # is where training begins: `auto` fine-tunes the shipped sample model of the specimen
-# (`em_x4` or `fluorescence_x4`, trained on other phantoms), `scratch` starts from random
-# weights — try both: in 3 CPU minutes the head start is worth about 0.7 dB.
+# (`em_x4` or `fluorescence_x4`, trained on other phantoms; `em_x4` also on real vEM),
+# `scratch` starts from random weights — try both: in 3 CPU minutes the head start is
+# worth about 0.7 dB.
 
 # %%
 form = Form(demo.DemoParams)

@@ -103,8 +103,9 @@ plt.show()
 # - `preset` — network size: `small` (1.75 M parameters) trains fastest; `medium` and
 #   `large` need a GPU to pay off.
 # - `init` — **fine-tuning**: start from a trained model instead of random weights. On
-#   the sample data it is the shipped `em_x4` (trained on other EM phantoms), so a few
-#   minutes adapt a network that already knows EM instead of teaching one from nothing.
+#   the sample data it is the shipped `em_x4` (trained on other EM phantoms, then on real
+#   vEM slices), so a few minutes adapt a network that already knows EM instead of
+#   teaching one from nothing.
 #   Empty trains from scratch; a model file or a PSSR2 `.pth` works too. Use a model of
 #   your modality and scale only — an EM model is no head start for confocal.
 # - `minutes` — the budget, a deadline: the number of steps is planned from a short

@@ -250,9 +250,15 @@ class SampleModel:
     frames: int = 1
 
 
-#: Models shipped inside the package, trained on phantoms by ``scripts/train_sample_model.py``.
+#: Models shipped inside the package, trained on phantoms (and ``em_x4`` then on real public
+#: images, licences in its ``origin``) by ``scripts/train_sample_model.py``.
 SAMPLE_MODELS = {
-    "em_x4": SampleModel("EM phantoms (simulated SEM, 4 nm HR pixels), 4x, small preset", "em", 4),
+    "em_x4": SampleModel(
+        "EM phantoms (simulated SEM, 4 nm HR pixels) and real vEM slices (MICrONS TEM, "
+        "OpenOrganelle FIB-SEM; CC BY 4.0), 4x, small preset",
+        "em",
+        4,
+    ),
     "fluorescence_x4": SampleModel(
         "Fluorescence phantoms (simulated confocal, 40 nm HR pixels), 4x, small preset",
         "fluorescence",

@@ -100,3 +100,23 @@ def test_the_sample_model_ships_with_the_package():
     assert "train_sample_model.py" in model.origin
     with pytest.raises(InputError, match="No sample model"):
         load_sample_model("nope")
+
+
+@pytest.mark.parametrize("name", ["em_x4", "fluorescence_x4"])
+def test_a_sample_model_names_its_real_data_and_ships_only_what_may_be_shipped(name):
+    """A shipped model's origin names every real set it saw with its licence, and no set
+    whose licence forbids shipping derived weights (benchmarks/real_sets.py)."""
+    import sys
+    from pathlib import Path
+
+    from pssr_nb.model_file import load_sample_model
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from real_sets import SETS, training_sets
+
+    origin = load_sample_model(name).origin
+    for real in SETS.values():
+        if real.name in origin:
+            assert real.shippable and f"{real.name} ({real.licence})" in origin
+    if name == "em_x4":  # the EM model ships with its real-image stage
+        assert all(s.name in origin for s in training_sets("em"))

@@ -1,0 +1,199 @@
+"""Leave one real dataset out: pretrained alone, fine-tuned, scratch and the best baseline.
+
+Run from the repository root (needs ../shared/data)::
+
+    python benchmarks/bench_transfer.py --held-out "ISBI ssTEM" --minutes 3 --seeds 0 1 2
+    python benchmarks/bench_transfer.py --held-out "EMDiffuse vEM" \\
+        --pretrained /tmp/em_without_emdiffuse.pt --minutes 3
+
+For each held-out dataset of ``real_sets.py``, the pretrained model is one that never saw
+it: the shipped sample model of its specimen when the dataset is not shippable (no shipped
+model trains on it), otherwise ``--pretrained``, a leave-one-dataset-out model from
+``scripts/train_sample_model.py --hold-out NAME``. Three arms, as a user with that data
+would meet them:
+
+- ``pretrained``: the model as it is;
+- ``fine-tuned``: ``--minutes`` of training on the dataset's training planes, starting from it;
+- ``scratch``: the same budget from random weights.
+
+Scoring, on the one scoreboard (:mod:`pssr_nb.benchmark`: every held-out LR through
+``predict_image``, CARE PSNR, every baseline):
+
+- GigaDB confocal is a real pair: the crappifier is calibrated on the training region's
+  pair, and the held-out columns are scored semi-synthetically (the real low-SNR scan
+  decimated by 4 against the high-SNR scan; ``report_gigadb.score_held_out``).
+- The others have no LR: training and held-out planes are crappified with the pretrained
+  model's calibrated crappifier at its calibrated dose (the case where the user's
+  microscope matches the model's), and the Gaussian is tuned on the crappified training
+  planes.
+
+One JSON line per run goes to ``--results``; a Markdown table (mean ± SD over seeds) is
+printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from real_sets import SETS, RealSet  # noqa: E402
+from report_gigadb import held_out_pairs, score_held_out, training_region  # noqa: E402
+
+from pssr_nb.benchmark import (  # noqa: E402
+    BenchmarkParams,
+    add_baselines,
+    array_case,
+    headline,
+    score_cases,
+)
+from pssr_nb.crappify import Crappifier  # noqa: E402
+from pssr_nb.data import Source  # noqa: E402
+from pssr_nb.io import ImageData  # noqa: E402
+from pssr_nb.model_file import TrainedModel, sample_model_path  # noqa: E402
+from pssr_nb.train import TrainParams  # noqa: E402
+from pssr_nb.train import run as train  # noqa: E402
+
+SCALE = 4
+
+
+def _pairs(planes: list[np.ndarray], crappifier: Crappifier, seed: int):
+    """(LR in the HR's normalised units, HR normalised) for each plane, cropped to a
+    multiple of the scale (the crappifier's LR covers that much)."""
+    out = []
+    for i, plane in enumerate(planes):
+        plane = np.asarray(plane, np.float32)
+        plane = plane[: plane.shape[0] // SCALE * SCALE, : plane.shape[1] // SCALE * SCALE]
+        hr = Source(ImageData(plane, "YX", {})).normalization.apply(plane)
+        out.append((crappifier(hr, seed=seed + i), hr))
+    return out
+
+
+def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
+    params = BenchmarkParams(data="pairs", tta=False, device="cpu")
+    cases = [array_case(model, f"plane {i}", lr, hr, params) for i, (lr, hr) in enumerate(tests)]
+    add_baselines(cases, model, params, tuning)
+    rows = score_cases(cases, params)
+    h = headline(rows)
+    base = h["psnr"]["best_baseline"]
+    return {
+        "model_psnr": float(np.mean([r["psnr"] for r in rows if r["method"] == "model"])),
+        "baseline_psnr": float(np.mean([r["psnr"] for r in rows if r["method"] == base])),
+        "best_baseline": base,
+        "gain_db": h["psnr"]["gain_mean"],
+        "gain_ssim": h["ssim"]["gain_mean"],
+    }
+
+
+class HeldOut:
+    """A held-out dataset: what a user fine-tunes on, with which crappifier, and its score."""
+
+    def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path):
+        train_planes, test_planes = real.planes()
+        self.real, self.work = real, work
+        if real.name == "GigaDB confocal":
+            _, hr, self.crappifier = training_region(SCALE)
+            self.train_planes = [hr]
+            self.pairs = held_out_pairs(work / "held_out")
+        else:
+            self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical()
+            self.train_planes = train_planes
+            self.tests = _pairs(test_planes, self.crappifier, seed=10_000)
+            self.tuning = _pairs(train_planes, self.crappifier, seed=20_000)
+
+    def score(self, model: TrainedModel, name: str) -> dict[str, float]:
+        if self.real.name != "GigaDB confocal":
+            return _score_crappified(model, self.tests, self.tuning)
+        path = self.work / f"{name}.pt"
+        model.save(path)
+        scores = score_held_out(path, self.work / name, self.pairs)
+        psnr = {r["method"]: r["psnr_mean"] for r in scores.pop("summary")}
+        return {
+            **scores,
+            "model_psnr": psnr["model"],
+            "baseline_psnr": psnr[scores["best_baseline"]],
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--held-out", nargs="+", default=["ISBI ssTEM"], choices=list(SETS))
+    parser.add_argument(
+        "--pretrained", default="", help="the model that never saw the held-out set"
+    )
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=["pretrained", "fine-tuned", "scratch"])
+    parser.add_argument("--results", default="transfer.jsonl")
+    args = parser.parse_args()
+    rows = []
+    for name in args.held_out:
+        real = SETS[name]
+        if real.shippable and not args.pretrained:
+            raise SystemExit(
+                f"a shipped model trains on {name}: give --pretrained, a model from "
+                f"scripts/train_sample_model.py --hold-out {name!r}"
+            )
+        init = args.pretrained or str(sample_model_path(f"{real.specimen}_x4"))
+        pretrained = TrainedModel.load(init)
+        held_out = HeldOut(real, pretrained, Path(tempfile.mkdtemp(prefix="pssr_nb_transfer_")))
+        for arm in args.arms:
+            for seed in args.seeds if arm != "pretrained" else [0]:
+                if arm == "pretrained":
+                    model, steps = pretrained, 0
+                else:
+                    out = held_out.work / f"{arm}_{seed}"
+                    result = train(
+                        TrainParams(
+                            scale=SCALE,
+                            minutes=args.minutes,
+                            init=init if arm == "fine-tuned" else "",
+                            modality=pretrained.modality,
+                            seed=seed,
+                        ),
+                        [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
+                        out,
+                        crappifier=held_out.crappifier,
+                        progress=False,
+                    )
+                    model = TrainedModel.load(out / "model_best.pt")
+                    steps = result.summary["steps"]
+                row = {
+                    "data": name,
+                    "pretrained": init,
+                    "arm": arm,
+                    "seed": seed,
+                    "minutes": args.minutes,
+                    "steps": steps,
+                }
+                row.update(held_out.score(model, f"{arm}_{seed}"))
+                print(json.dumps(row), flush=True)
+                with open(args.results, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                rows.append(row)
+    print("| data | arm | seeds | steps | model PSNR | best baseline | gain dB | gain SSIM |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in dict.fromkeys((r["data"], r["arm"]) for r in rows):
+        mine = [r for r in rows if (r["data"], r["arm"]) == key]
+
+        def ms(k: str, d: int, rows=mine) -> str:
+            v = [r[k] for r in rows]
+            return f"{statistics.mean(v):+.{d}f} ± {statistics.stdev(v) if len(v) > 1 else 0:.{d}f}"
+
+        print(
+            f"| {key[0]} | {key[1]} | {len(mine)} | {round(statistics.mean(r['steps'] for r in mine))} | "
+            f"{statistics.mean(r['model_psnr'] for r in mine):.2f} | "
+            f"{mine[0]['best_baseline']} {mine[0]['baseline_psnr']:.2f} | {ms('gain_db', 2)} | "
+            f"{ms('gain_ssim', 3)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
