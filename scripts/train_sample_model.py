@@ -164,7 +164,8 @@ def main() -> None:
     try:
         init = Path(args.init) if args.init else work / "phantom_stage.pt"
         if not args.init:
-            phantom_stage(args, work / "phantoms", work / "run").save(init)
+            # float16, as the shipped phantom model the real stage was built from
+            phantom_stage(args, work / "phantoms", work / "run").save(init, half=True)
         model = (
             real_stage(args, init, work / "real_phantoms", work / "real_run")
             if args.real_stage
