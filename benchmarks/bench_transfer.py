@@ -95,25 +95,27 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
 class HeldOut:
     """A held-out dataset: what a user fine-tunes on, with which crappifier, and its score."""
 
+    #: The one set that is a real LR/HR pair, scored on its real low-SNR scan.
+    REAL_PAIR = "GigaDB confocal"
+
     def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path):
-        train_planes, test_planes = real.planes()
-        self.real, self.work = real, work
-        if real.name == "GigaDB confocal":
+        self.work, self.pairs = work, None
+        if real.name == self.REAL_PAIR:
             _, hr, self.crappifier = training_region(SCALE)
             self.train_planes = [hr]
             self.pairs = held_out_pairs(work / "held_out")
         else:
+            train_planes, test_planes = real.planes()
             self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical()
             self.train_planes = train_planes
             self.tests = _pairs(test_planes, self.crappifier, seed=10_000)
             self.tuning = _pairs(train_planes, self.crappifier, seed=20_000)
 
-    def score(self, model: TrainedModel, name: str) -> dict[str, float]:
-        if self.real.name != "GigaDB confocal":
-            return _score_crappified(model, self.tests, self.tuning)
-        path = self.work / f"{name}.pt"
-        model.save(path)
-        scores = score_held_out(path, self.work / name, self.pairs)
+    def score(self, model_path: str | Path, name: str) -> dict[str, float]:
+        """Scores of the model file at ``model_path``; ``name`` names its report folder."""
+        if self.pairs is None:
+            return _score_crappified(TrainedModel.load(model_path), self.tests, self.tuning)
+        scores = score_held_out(model_path, self.work / name, self.pairs)
         psnr = {r["method"]: r["psnr_mean"] for r in scores.pop("summary")}
         return {
             **scores,
@@ -147,7 +149,7 @@ def main() -> None:
         for arm in args.arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
-                    model, steps = pretrained, 0
+                    model_path, steps = init, 0
                 else:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(
@@ -163,8 +165,7 @@ def main() -> None:
                         crappifier=held_out.crappifier,
                         progress=False,
                     )
-                    model = TrainedModel.load(out / "model_best.pt")
-                    steps = result.summary["steps"]
+                    model_path, steps = out / "model_best.pt", result.summary["steps"]
                 row = {
                     "data": name,
                     "pretrained": init,
@@ -173,7 +174,7 @@ def main() -> None:
                     "minutes": args.minutes,
                     "steps": steps,
                 }
-                row.update(held_out.score(model, f"{arm}_{seed}"))
+                row.update(held_out.score(model_path, f"{arm}_{seed}"))
                 print(json.dumps(row), flush=True)
                 with open(args.results, "a") as fh:
                     fh.write(json.dumps(row) + "\n")

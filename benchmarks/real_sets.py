@@ -18,13 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from report_gigadb import SPLIT as GIGADB_SPLIT  # its held-out columns start here
 
 from pssr_nb.io import read_image
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
-#: GigaDB mito: columns from here on are the held-out region of ``report_gigadb``.
-GIGADB_SPLIT = 768
 
 
 @dataclasses.dataclass(frozen=True)
