@@ -21,7 +21,9 @@ Scoring, on the one scoreboard (:mod:`pssr_nb.benchmark`: every held-out LR thro
 
 - GigaDB confocal is a real pair: the crappifier is calibrated on the training region's
   pair, and the held-out columns are scored semi-synthetically (the real low-SNR scan
-  decimated by 4 against the high-SNR scan; ``report_gigadb.score_held_out``).
+  decimated by 4 against the high-SNR scan; ``report_gigadb.score_held_out``). With
+  ``--pair-validation`` the training also validates on the training region's real pair
+  (``--val-lr/--val-hr``), which then chooses ``model_best.pt``.
 - The others have no LR: training and held-out planes are crappified with the pretrained
   model's calibrated crappifier at its calibrated dose (the case where the user's
   microscope matches the model's), and the Gaussian is tuned on the crappified training
@@ -45,7 +47,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_sets import SETS, RealSet  # noqa: E402
-from report_gigadb import held_out_pairs, score_held_out, training_region  # noqa: E402
+from report_gigadb import (  # noqa: E402
+    held_out_pairs,
+    score_held_out,
+    training_pair_files,
+    training_region,
+)
 
 from pssr_nb.benchmark import (  # noqa: E402
     BenchmarkParams,
@@ -99,11 +106,14 @@ class HeldOut:
     REAL_PAIR = "GigaDB confocal"
 
     def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path):
-        self.work, self.pairs = work, None
+        self.work, self.pairs, self.validation = work, None, {}
         if real.name == self.REAL_PAIR:
             _, hr, self.crappifier = training_region(SCALE)
             self.train_planes = [hr]
             self.pairs = held_out_pairs(work / "held_out")
+            low, high = training_pair_files(work / "training_pair")
+            # --val-lr/--val-hr as a user with this pair gives them (notebook 01's pairs)
+            self.validation = {"val_lr": str(low), "val_hr": str(high), "val_semi_synthetic": True}
         else:
             train_planes, test_planes = real.planes()
             self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical()
@@ -134,6 +144,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=["pretrained", "fine-tuned", "scratch"])
     parser.add_argument("--results", default="transfer.jsonl")
+    parser.add_argument(
+        "--pair-validation",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="for a real pair set: validate on the training region's real pair, so that "
+        "model_best.pt is chosen by the real noise, not the crappified blocks",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -159,6 +176,7 @@ def main() -> None:
                             init=init if arm == "fine-tuned" else "",
                             modality=pretrained.modality,
                             seed=seed,
+                            **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
                         out,
@@ -173,6 +191,7 @@ def main() -> None:
                     "seed": seed,
                     "minutes": args.minutes,
                     "steps": steps,
+                    "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))
                 print(json.dumps(row), flush=True)

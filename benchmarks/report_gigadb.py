@@ -46,6 +46,18 @@ def held_out_pairs(out: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def training_pair_files(out: Path) -> tuple[Path, Path]:
+    """The training region's pair (columns 0-767) as TIFFs: the low-SNR scan at the HR
+    pixel size and the high-SNR scan, for ``--val-lr/--val-hr --val-semi-synthetic``."""
+    paths = []
+    for snr in ("lowsnr", "highsnr"):
+        data = read_image(FOLDER / f"mito-confocal_{snr}.png").data
+        path = out / snr / "mito_train.tif"
+        write_tiff(path, data[:, :SPLIT], "YX", {}, overwrite=True)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
 def training_region(scale: int) -> tuple[np.ndarray, np.ndarray, Any]:
     """The training region's pair (LR = low-SNR decimated by ``scale``, HR = high-SNR,
     columns 0-767, float32) and the crappifier calibrated on it, as a user would."""

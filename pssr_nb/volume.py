@@ -533,7 +533,9 @@ def predict_volume(
     Returns
     -------
     dict
-        The run record (also saved in the output as ``pssr_nb_predict.json``).
+        The run record (also saved in the output as ``pssr_nb_predict.json``). Its
+        ``seconds`` is the wall time of the blocks, of which ``start_seconds`` went to
+        starting or connecting to the cluster (0 for ``sync``).
     """
     da, zarr = _require()
     from .model_choice import open_model
@@ -649,7 +651,7 @@ def predict_volume(
     ]
     todo = [b for b in blocks if not _marker(plan, *b).exists()]
     start = time.perf_counter()
-    written, peak_rss = _run_blocks(plan, todo, scheduler, volume.workers, progress)
+    written, peak_rss, ready = _run_blocks(plan, todo, scheduler, volume.workers, progress)
     seconds = time.perf_counter() - start
     levels = write_pyramid(out) if volume.pyramid else 1
     if params.tta and volume.pyramid:
@@ -662,6 +664,7 @@ def predict_volume(
         levels=levels,
         uncertainty=str(out / UNCERTAINTY) if params.tta else None,
         seconds=round(seconds, 2),
+        start_seconds=round(ready - start, 2) if ready else 0.0,
         pssr_nb_version=__version__,
         scheduler=scheduler,
     )
@@ -679,20 +682,32 @@ def _peak_rss_mb() -> float:
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
+def _workers_peak_rss_mb(client: Any) -> dict[str, float]:
+    """Each worker's peak memory; a worker that cannot answer (killed after the last block,
+    not yet noticed by the scheduler) is left out rather than failing a finished run."""
+    peaks = client.run(_peak_rss_mb, on_error="return")
+    return {w: v for w, v in peaks.items() if not isinstance(v, BaseException)}
+
+
 def _run_blocks(
     plan: _Plan, todo: list[tuple[int, int, int]], scheduler: str, workers: int, progress: bool
-) -> tuple[int, dict[str, float]]:
-    """Run the blocks' tasks; returns how many were written and each process's peak memory."""
+) -> tuple[int, dict[str, float], float]:
+    """Run the blocks' tasks.
+
+    Returns how many blocks were written, each process's peak memory, and the
+    ``perf_counter`` time at which the cluster was ready (0 without one).
+    """
     from tqdm.auto import tqdm
 
     if not todo:
-        return 0, {}
+        return 0, {}, 0.0
     if scheduler == "sync":
         written = sum(
             _predict_block(plan, *b) for b in tqdm(todo, disable=not progress, desc="blocks")
         )
-        return written, {"this process": _peak_rss_mb()}
+        return written, {"this process": _peak_rss_mb()}, 0.0
     client = _client(scheduler, workers)
+    ready = time.perf_counter()
     try:
         from distributed import as_completed
 
@@ -702,7 +717,7 @@ def _run_blocks(
             as_completed(futures), total=len(futures), disable=not progress, desc="blocks"
         ):
             written += future.result()
-        return written, client.run(_peak_rss_mb)
+        return written, _workers_peak_rss_mb(client), ready
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

@@ -202,6 +202,30 @@ def test_pair_validation_can_fail(hr_folder):
     assert aligned <= 1e-3 and check.baseline != "model"
 
 
+def test_pair_validation_tunes_the_baselines_once_and_scores_each_model_afresh(
+    hr_folder, monkeypatch
+):
+    from pssr_nb import pair_validation
+    from pssr_nb.pair_validation import PairValidation
+
+    lr, hr = hr_folder.parent / "lr", hr_folder.parent / "hr"
+    first, second = (TrainedModel(ResUNet(config_for("small", 4))) for _ in range(2))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in second.network.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    fresh = PairValidation(lr, hr)(second, {})
+    tuned = []
+    real_add = pair_validation.add_baselines
+    monkeypatch.setattr(
+        pair_validation, "add_baselines", lambda *a, **k: tuned.append(1) or real_add(*a, **k)
+    )
+    check = PairValidation(lr, hr)
+    check(first, {})
+    assert check(second, {}) == fresh and len(tuned) == 1
+    assert fresh["pairs_psnr"] != check(first, {})["pairs_psnr"]
+
+
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
     atomic_save({"step": 1}, path)

@@ -310,3 +310,15 @@ def test_a_single_plane_is_a_volume_too(model, tmp_path):
     got = zarr.open_array(str(out / "0"))[:]
     assert got.shape == (256, 256)
     assert np.abs(_normalised(got, reference) - reference.data).max() <= 1e-5
+
+
+def test_a_worker_that_died_after_the_last_block_does_not_fail_the_run():
+    CommClosedError = pytest.importorskip("distributed.comm.core").CommClosedError
+
+    class Client:  # a killed worker the scheduler still lists: it cannot answer
+        def run(self, function, on_error="raise"):
+            if on_error == "raise":
+                raise CommClosedError("in <TCP (closed)>: Stream is closed")
+            return {"tcp://a": 1429.5, "tcp://b": CommClosedError("Stream is closed")}
+
+    assert volume._workers_peak_rss_mb(Client()) == {"tcp://a": 1429.5}
