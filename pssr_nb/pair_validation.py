@@ -74,15 +74,24 @@ class PairValidation:
         # pair), which a time-budgeted run would otherwise spend on them again and again.
         self._baseline_rows: dict[tuple[int, float], list[dict[str, Any]]] = {}
 
-    def __call__(self, model: TrainedModel, row: dict[str, Any]) -> dict[str, float]:
-        cases = file_cases(model, self.params, self.pairs)
+    def prepare(self, model: TrainedModel) -> None:
+        """Tune and score the baselines for ``model``'s scale and offset, once.
+
+        A call does this when it is needed; a training run calls it before its first
+        validation, so that the one-off cost is not taken for the cost of every validation.
+        """
         key = (model.config.scale, float(model.config.offset))
-        if key in self._baseline_rows:
-            rows = score_cases(cases, self.params) + self._baseline_rows[key]
-        else:
+        if key not in self._baseline_rows:
+            cases = file_cases(model, self.params, self.pairs)
             add_baselines(cases, model, self.params)
             rows = score_cases(cases, self.params)
             self._baseline_rows[key] = [r for r in rows if r["method"] != "model"]
+
+    def __call__(self, model: TrainedModel, row: dict[str, Any]) -> dict[str, float]:
+        self.prepare(model)
+        cases = file_cases(model, self.params, self.pairs)
+        rows = score_cases(cases, self.params)
+        rows += self._baseline_rows[(model.config.scale, float(model.config.offset))]
         psnr = gain_over_best_baseline(rows, "psnr")
         ssim = gain_over_best_baseline(rows, "ssim")
         self.baseline = psnr["best_baseline"]

@@ -798,7 +798,15 @@ def run(
     trainer.on_validate = hooks
     if state is not None:
         trainer.restore(state)
-    else:
+    if isinstance(hooks, _PairHooks):
+        # The pairs' baselines are tuned once per session. Timed inside the first
+        # validation, they would be taken for the cost of each validation still to come,
+        # and the time budget would plan a run of a few steps.
+        start = trainer.clock()
+        hooks.pairs.prepare(trainer.trained_model(copy=False))
+        trainer.net.train()
+        trainer.elapsed += trainer.clock() - start
+    if state is None:
         (out / "log.csv").unlink(missing_ok=True)
         trainer.validate()
         trainer.elapsed += trainer.validation_seconds
@@ -827,21 +835,29 @@ def run(
     return TrainResult(out, model, trainer.history, summary)
 
 
+class _PairHooks:
+    """The real pairs' scores (``val_lr``/``val_hr``), then the user's hook if any."""
+
+    def __init__(self, params: TrainParams, on_validate: ValidationHook | None):
+        self.pairs = PairValidation(
+            params.val_lr, params.val_hr, params.val_semi_synthetic, params.device
+        )
+        self.on_validate = on_validate
+
+    def __call__(self, model: TrainedModel, row: dict[str, Any]) -> dict[str, Any]:
+        added = self.pairs(model, row)
+        if self.on_validate is not None:
+            added.update(self.on_validate(model, {**row, **added}) or {})
+        return added
+
+
 def _validation_hooks(
     params: TrainParams, on_validate: ValidationHook | None
 ) -> ValidationHook | None:
     """The user's hook and, with ``val_lr``/``val_hr``, the real pairs' scores."""
     if not params.val_lr:  # TrainParams holds both or neither
         return on_validate
-    pairs = PairValidation(params.val_lr, params.val_hr, params.val_semi_synthetic, params.device)
-
-    def hooks(model: TrainedModel, row: dict[str, Any]) -> dict[str, Any]:
-        added = pairs(model, row)
-        if on_validate is not None:
-            added.update(on_validate(model, {**row, **added}) or {})
-        return added
-
-    return hooks
+    return _PairHooks(params, on_validate)
 
 
 def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

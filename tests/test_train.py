@@ -339,6 +339,33 @@ def test_a_time_budget_plans_the_step_count_from_timed_steps(hr_folder, tmp_path
     assert floor.summary["steps"] == 10 and floor.summary["stopped"] == "finished"
 
 
+def test_real_pairs_tuned_once_do_not_shrink_a_time_budgeted_run(
+    hr_folder, tmp_path, training_clock, monkeypatch
+):
+    from pssr_nb.pair_validation import PairValidation
+
+    pairs = hr_folder.parent
+    real_prepare = PairValidation.prepare
+
+    def slow_prepare(self, model):
+        if not self._baseline_rows:
+            training_clock.now += 40.0  # tuning the baselines of large pairs, once
+        real_prepare(self, model)
+
+    monkeypatch.setattr(PairValidation, "prepare", slow_prepare)
+    training_clock.step_s = 0.1  # ~1100 steps planned, the first re-plan after 22
+    params = TrainParams(
+        **{**TINY, "steps": 0, "minutes": 2.0},
+        val_lr=str(pairs / "lr"),
+        val_hr=str(pairs / "hr"),
+    )
+    result = run(params, hr_folder, tmp_path, crappifier=Crappifier([Downsample(4)]),
+                 progress=False, clock=training_clock)  # fmt: skip
+    # the 40 s are spent once, not planned again for each of the 3 validations to come
+    assert result.summary["training_seconds"] == pytest.approx(120.0, rel=0.05)
+    assert result.summary["steps"] == pytest.approx((120 - 40 - 5 - 0.3) / 0.1, rel=0.1)
+
+
 @pytest.mark.parametrize("new_step_s", [1.0, 0.25])
 def test_the_budget_holds_when_the_machine_slows_down_or_speeds_up(
     hr_folder, tmp_path, training_clock, monkeypatch, new_step_s
