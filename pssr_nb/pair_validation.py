@@ -74,8 +74,8 @@ class PairValidation:
         # pair), which a time-budgeted run would otherwise spend on them again and again.
         self._baseline_rows: dict[tuple[int, float], list[dict[str, Any]]] = {}
 
-    def prepare(self, model: TrainedModel) -> None:
-        """Tune and score the baselines for ``model``'s scale and offset, once.
+    def prepare(self, model: TrainedModel) -> list[dict[str, Any]]:
+        """The baselines' score rows for ``model``'s scale and offset, tuned and scored once.
 
         A call does this when it is needed; a training run calls it before its first
         validation, so that the one-off cost is not taken for the cost of every validation.
@@ -86,12 +86,11 @@ class PairValidation:
             add_baselines(cases, model, self.params)
             rows = score_cases(cases, self.params)
             self._baseline_rows[key] = [r for r in rows if r["method"] != "model"]
+        return self._baseline_rows[key]
 
     def __call__(self, model: TrainedModel, row: dict[str, Any]) -> dict[str, float]:
-        self.prepare(model)
-        cases = file_cases(model, self.params, self.pairs)
-        rows = score_cases(cases, self.params)
-        rows += self._baseline_rows[(model.config.scale, float(model.config.offset))]
+        baselines = self.prepare(model)
+        rows = score_cases(file_cases(model, self.params, self.pairs), self.params) + baselines
         psnr = gain_over_best_baseline(rows, "psnr")
         ssim = gain_over_best_baseline(rows, "ssim")
         self.baseline = psnr["best_baseline"]

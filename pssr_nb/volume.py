@@ -651,7 +651,7 @@ def predict_volume(
     ]
     todo = [b for b in blocks if not _marker(plan, *b).exists()]
     start = time.perf_counter()
-    written, peak_rss, ready = _run_blocks(plan, todo, scheduler, volume.workers, progress)
+    written, peak_rss, start_seconds = _run_blocks(plan, todo, scheduler, volume.workers, progress)
     seconds = time.perf_counter() - start
     levels = write_pyramid(out) if volume.pyramid else 1
     if params.tta and volume.pyramid:
@@ -664,7 +664,7 @@ def predict_volume(
         levels=levels,
         uncertainty=str(out / UNCERTAINTY) if params.tta else None,
         seconds=round(seconds, 2),
-        start_seconds=round(ready - start, 2) if ready else 0.0,
+        start_seconds=round(start_seconds, 2),
         pssr_nb_version=__version__,
         scheduler=scheduler,
     )
@@ -694,8 +694,8 @@ def _run_blocks(
 ) -> tuple[int, dict[str, float], float]:
     """Run the blocks' tasks.
 
-    Returns how many blocks were written, each process's peak memory, and the
-    ``perf_counter`` time at which the cluster was ready (0 without one).
+    Returns how many blocks were written, each process's peak memory, and the seconds
+    it took to start or reach the cluster (0 without one).
     """
     from tqdm.auto import tqdm
 
@@ -706,8 +706,9 @@ def _run_blocks(
             _predict_block(plan, *b) for b in tqdm(todo, disable=not progress, desc="blocks")
         )
         return written, {"this process": _peak_rss_mb()}, 0.0
+    start = time.perf_counter()
     client = _client(scheduler, workers)
-    ready = time.perf_counter()
+    start_seconds = time.perf_counter() - start
     try:
         from distributed import as_completed
 
@@ -717,7 +718,7 @@ def _run_blocks(
             as_completed(futures), total=len(futures), disable=not progress, desc="blocks"
         ):
             written += future.result()
-        return written, _workers_peak_rss_mb(client), ready
+        return written, _workers_peak_rss_mb(client), start_seconds
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

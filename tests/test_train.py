@@ -350,7 +350,7 @@ def test_real_pairs_tuned_once_do_not_shrink_a_time_budgeted_run(
     def slow_prepare(self, model):
         if not self._baseline_rows:
             training_clock.now += 40.0  # tuning the baselines of large pairs, once
-        real_prepare(self, model)
+        return real_prepare(self, model)
 
     monkeypatch.setattr(PairValidation, "prepare", slow_prepare)
     training_clock.step_s = 0.1  # ~1100 steps planned, the first re-plan after 22
