@@ -162,7 +162,9 @@ def preview(point_scan):
         {"HR": hr, "crappified HR": calibrate.synthetic(hr, crappifier), "real LR": lr},
         zoom=2,
     )
-    noise_profile_figure(calibrate.compare_noise(calibration.profiles[0], {"synthetic": crappifier}))
+    noise_profile_figure(
+        calibrate.compare_noise(calibration.profiles[0], {"synthetic": crappifier})
+    )
     plt.show()
 
 

@@ -38,7 +38,15 @@ from .files import output_folder
 from .frc import average, frc, shifted_repeats
 from .grid_artefacts import grid_excess_db
 from .io import ImageData, read_image
-from .metrics import NORMALIZATIONS, care_fit, mean_sd, score, ssim_map, tile_scores
+from .metrics import (
+    NORMALIZATIONS,
+    care_fit,
+    mean_sd,
+    psnr_ceiling,
+    score,
+    ssim_map,
+    tile_scores,
+)
 from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
 from .pair_target import make_target
@@ -429,6 +437,33 @@ def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"psnr": psnr, "ssim": ssim, "text": text}
 
 
+def reference_ceiling(
+    cases: Sequence[Case], rows: list[dict[str, Any]], normalization: str = "care"
+) -> dict[str, Any]:
+    """How much a noisy reference lets any method gain, and how much of it the model took.
+
+    Against a real HR or high-SNR scan even a perfect restoration scores only
+    :func:`~pssr_nb.metrics.psnr_ceiling`. The gap from the best baseline to that
+    ceiling is the room there is; the model's gain is read as a share of it.
+    """
+    psnr = gain_over_best_baseline(rows, "psnr")
+    theirs = {r["image"]: r["psnr"] for r in rows if r["method"] == psnr["best_baseline"]}
+    ceilings = {c.name: psnr_ceiling(c.reference, normalization, c.data_range) for c in cases}
+    room = float(np.mean([ceilings[name] - theirs[name] for name in ceilings]))
+    share = psnr["gain_mean"] / room if room > 0 else float("nan")
+    text = (
+        f"A perfect restoration would score about {np.mean(list(ceilings.values())):.1f} dB "
+        f"PSNR against this noisy reference (its own noise, estimated from it); the best "
+        f"baseline leaves {room:.1f} dB below that ceiling, and the model takes {share:.0%} of it."
+    )
+    return {
+        "psnr_mean": round(float(np.mean(list(ceilings.values()))), 3),
+        "room_db": round(room, 3),
+        "share_taken": round(share, 3),
+        "text": text,
+    }
+
+
 #: The scores :func:`summarize` averages over images.
 SUMMARY_SCORES = ("psnr", "ssim", "ms_ssim", "nrmse", "grid_excess_db")
 
@@ -716,6 +751,8 @@ def evaluate(
     ]
     first = cases[0]
     scores_headline = headline(rows)
+    if params.data != "phantoms":  # the noiseless truth of phantoms has no ceiling
+        scores_headline["ceiling"] = reference_ceiling(cases, rows, params.normalization)
     best_baseline = scores_headline["psnr"]["best_baseline"]
     uncertainty = uncertainty_maps = None
     if first.uncertainty is not None:

@@ -178,6 +178,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     result = run(params, model, args.out, lr=lr, hr=hr, overwrite=args.overwrite)
     print(format_rows(summary_rows(result)))
     print(result.headline["text"])
+    if "ceiling" in result.headline:
+        print(result.headline["ceiling"]["text"])
     for warning in result.warnings:
         print(f"warning: {warning}")
     print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from skimage import metrics as skm
 
+from .noise_model import local_noise
 from .normalize import DEFAULT_PERCENTILES
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ms_ssim",
     "nrmse",
     "psnr",
+    "psnr_ceiling",
     "score",
     "ssim",
     "ssim_map",
@@ -103,6 +105,67 @@ def care_normalize(
     pred, truth = _check(pred, truth)
     a, b, target = care_fit(pred, truth, percentiles)
     return a * pred + b, target
+
+
+def psnr_ceiling(
+    reference: np.ndarray,
+    normalization: str = "care",
+    data_range: float = 1.0,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+) -> float:
+    """The PSNR a perfect, noise-free restoration would score against a noisy ``reference``.
+
+    A real high-SNR or HR scan carries noise of its own, so no output can score above
+    ``10 log10(range**2 / noise variance)`` against it. The variance comes from the
+    reference alone: the mean square of its mixed second differences
+    (:func:`~pssr_nb.noise_model.local_noise`), which for white noise of any kind
+    (Poisson, Gaussian, 8-bit rounding) is the mean noise variance. A method's score can
+    then be read against the gap between the best baseline and this ceiling.
+
+    Parameters
+    ----------
+    reference : ndarray
+        The 2-D reference plane, as scored.
+    normalization : {"care", "fixed"}
+        As in :func:`score`: ``care`` takes the variance in the reference's percentile
+        units (what CARE-fitted scores see); ``fixed`` relative to ``data_range``.
+    data_range : float
+        Used with ``fixed``.
+    percentiles : (float, float)
+        CARE's normalisation percentiles.
+
+    Returns
+    -------
+    float
+        The ceiling in dB; infinite for a noiseless reference.
+
+    Notes
+    -----
+    An estimate, wrong in known directions: structure finer than two pixels counts as
+    noise (the ceiling of a sharp, nearly clean reference reads low), and noise that is
+    correlated between neighbouring pixels (a resampled or filtered reference) partly
+    cancels (the ceiling reads high).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> clean = np.tile(np.linspace(0.0, 1.0, 256), (256, 1))
+    >>> noisy = clean + rng.normal(0, 0.05, clean.shape)  # 26 dB on a unit range
+    >>> round(psnr_ceiling(noisy, "fixed"), 1)
+    26.0
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    plane = np.asarray(reference, dtype=np.float64)
+    if normalization == "care":
+        low, high = np.percentile(plane, percentiles)
+        plane = (plane - low) / max(high - low, 1e-12)
+        data_range = 1.0
+    _, noise = local_noise(plane)
+    variance = float(np.mean(noise * noise))
+    if variance <= 0:
+        return float("inf")
+    return float(10 * np.log10(data_range**2 / variance))
 
 
 def ms_ssim(pred: np.ndarray, truth: np.ndarray, data_range: float) -> float:

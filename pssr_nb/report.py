@@ -191,6 +191,11 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
         f"<b>Images:</b> {html.escape(', '.join(result.data['images']))}"
         f" (HR pixel {_cell(result.data['pixel_size_nm'])} nm)</p>",
         f"<p><b>Headline:</b> {html.escape(result.headline['text'])}</p>",
+        *(
+            [f"<p><b>Room left by the reference:</b> {html.escape(ceiling['text'])}</p>"]
+            if (ceiling := result.headline.get("ceiling"))
+            else []
+        ),
         f"<h2>How the scores are normalised</h2><p>{NORMALIZATION_TEXT[params['normalization']]}</p>",
     ]
     if result.warnings:

@@ -9,6 +9,7 @@ from pssr_nb.cli import main
 from pssr_nb.errors import InputError, PairingError
 from pssr_nb.io import read_image, write_tiff
 from pssr_nb.model_file import load_sample_model, sample_model_path
+from pssr_nb.phantoms import simulate
 from pssr_nb.report import write_report
 
 
@@ -129,6 +130,27 @@ def test_semi_synthetic_evaluation_on_a_real_pair_end_to_end(shared_data, tmp_pa
     assert {r["image"] for r in record["scores"]} == {"mito-confocal_lowsnr", "nucleus_lowsnr"}
     assert "Semi-synthetic" in (out / "report.html").read_text()
     assert record["two_point"] is None  # targets exist only for phantoms
+    ceiling = record["headline"]["ceiling"]
+    assert (
+        ceiling["room_db"] > 0 and "Room left by the reference" in (out / "report.html").read_text()
+    )
+
+
+def test_the_room_a_noisy_reference_leaves_is_all_taken_by_the_truth_and_none_by_a_baseline():
+    from scipy import ndimage
+
+    from pssr_nb.benchmark import Case, reference_ceiling, score_cases
+
+    truth = simulate("em", (256, 256), 4, seed=3).truth.astype(np.float32)
+    rng = np.random.default_rng(3)
+    reference, scan = (truth + rng.normal(0, 0.05, truth.shape).astype(np.float32) for _ in "ab")
+    smoothed = ndimage.gaussian_filter(scan, 3.0)  # another scan: its noise is not the reference's
+    shares = []
+    for model in (truth, smoothed):
+        case = Case("a", reference[::4, ::4], reference, {"model": model, "smoothed": smoothed})
+        rows = score_cases([case], BenchmarkParams(tile=64))
+        shares.append(reference_ceiling([case], rows)["share_taken"])
+    assert shares[0] == pytest.approx(1.0, abs=0.08) and shares[1] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_semi_synthetic_refuses_pairs_at_two_pixel_sizes(model, tmp_path):

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from skimage import metrics as skm
 
-from pssr_nb.metrics import care_normalize, mean_sd, ms_ssim, psnr, score, ssim, tile_scores
+from pssr_nb.metrics import (
+    care_normalize,
+    mean_sd,
+    ms_ssim,
+    psnr,
+    psnr_ceiling,
+    score,
+    ssim,
+    tile_scores,
+)
 from pssr_nb.phantoms import simulate
 
 
@@ -72,3 +81,23 @@ def test_ssim_map_averages_to_ssim_and_care_fit_undoes_gain_and_offset():
     )
     a, b, target = care_fit(5 * truth + 2, truth)
     np.testing.assert_allclose(a * (5 * truth + 2) + b, target, atol=1e-9)
+
+
+@pytest.mark.parametrize("photons", [5.0, 30.0, 200.0])
+def test_the_ceiling_is_what_the_truth_itself_scores_against_a_noisy_reference(photons):
+    truth = simulate("fluorescence", (256, 256), 4, seed=1).truth.astype(np.float64)
+    rng = np.random.default_rng(int(photons))
+    noisy = rng.poisson(truth * photons) / photons + rng.normal(0, 0.02, truth.shape)
+    reference = np.round(noisy / noisy.max() * 255)  # an 8-bit file, as real pairs come
+    actual = score(truth, reference)["psnr"]  # a perfect restoration, CARE-scored
+    assert psnr_ceiling(reference) == pytest.approx(actual, abs=0.2)
+
+
+def test_a_noiseless_reference_leaves_room_and_more_noise_lowers_the_ceiling(images):
+    truth, noisy = images
+    rng = np.random.default_rng(1)
+    noisier = truth + rng.normal(0, 0.1, truth.shape)
+    assert psnr_ceiling(truth) > 35  # only its finest structure reads as noise
+    assert psnr_ceiling(noisy, "fixed") - psnr_ceiling(noisier, "fixed") == pytest.approx(
+        6.0, abs=0.2
+    )
