@@ -252,6 +252,13 @@ def render_html(result, pngs: Mapping[str, bytes]) -> str:
             html_table(result.uncertainty["against_trivial"]["rows"]),
             _img(pngs["uncertainty"], "uncertainty"),
         ]
+    else:
+        parts.append(
+            "<h2>Uncertainty</h2><p>Not checked: the model predicted without test-time "
+            "augmentation, as <code>pssr-nb predict</code> does by default. Benchmark with "
+            "<code>--tta</code> (<code>tta=True</code>) to score the prediction you get with "
+            "<code>predict --tta</code> and to check its uncertainty map against the error.</p>"
+        )
     parts += [
         "<h2>What this does and does not show</h2>",
         LIMITS_TEXT,

@@ -22,7 +22,9 @@ def model():
 def phantom_result(model):
     return evaluate(
         model,
-        BenchmarkParams(n_images=2, size=128, tile=64, resolution_pairs=8, resolution_draws=2),
+        BenchmarkParams(
+            n_images=2, size=128, tile=64, resolution_pairs=8, resolution_draws=2, tta=True
+        ),
     )
 
 
@@ -185,3 +187,9 @@ def test_the_notebook_form_values_are_what_the_benchmark_runs_with(model):
     assert result.data["images"] == ["em_1000"]
     assert result.cases[0].reference.shape == (64, 64)
     assert result.uncertainty is None and result.settings["params"]["normalization"] == "fixed"
+
+
+def test_the_benchmark_predicts_as_predict_does_unless_told_otherwise():
+    from pssr_nb.predict import PredictParams
+
+    assert BenchmarkParams().tta == PredictParams().tta  # its scores describe predict's output
