@@ -33,6 +33,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "sample_lr1e-3": ({"start": "sample"}, {"learning_rate": 1e-3}, {}),
     "sample_lr1e-4": ({"start": "sample"}, {"learning_rate": 1e-4}, {}),
     "sample_dose2": ({"start": "sample"}, {}, {"dose_range": 2.0}),
+    "sample_l1": ({"start": "sample"}, {"loss": "l1"}, {}),
+    "sample_mse": ({"start": "sample"}, {"loss": "mse"}, {}),
     "scratch": ({"start": "scratch"}, {}, {}),
     "dose2": ({"start": "scratch"}, {}, {"dose_range": 2.0}),
     "l1": ({"start": "scratch"}, {"loss": "l1"}, {}),

@@ -64,6 +64,7 @@ from pssr_nb.benchmark import (  # noqa: E402
 from pssr_nb.crappify import Crappifier  # noqa: E402
 from pssr_nb.data import Source  # noqa: E402
 from pssr_nb.io import ImageData  # noqa: E402
+from pssr_nb.losses import LOSSES  # noqa: E402
 from pssr_nb.model_file import TrainedModel, sample_model_path  # noqa: E402
 from pssr_nb.train import TrainParams  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=["pretrained", "fine-tuned", "scratch"])
     parser.add_argument("--results", default="transfer.jsonl")
+    parser.add_argument("--loss", default=TrainParams.loss, choices=LOSSES, help="training loss")
     parser.add_argument(
         "--pair-validation",
         action=argparse.BooleanOptionalAction,
@@ -176,6 +178,7 @@ def main() -> None:
                             init=init if arm == "fine-tuned" else "",
                             modality=pretrained.modality,
                             seed=seed,
+                            loss=args.loss,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -191,6 +194,7 @@ def main() -> None:
                     "seed": seed,
                     "minutes": args.minutes,
                     "steps": steps,
+                    "loss": args.loss if arm != "pretrained" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))
