@@ -457,10 +457,15 @@ def reference_ceiling(
     ceilings = {c.name: psnr_ceiling(c.reference, normalization, c.data_range) for c in cases}
     room = float(np.mean([ceilings[name] - theirs[name] for name in ceilings]))
     share = psnr["gain_mean"] / room if room > 0 else float("nan")
+    taken = (
+        f"the model takes {share:.0%} of it"
+        if psnr["gain_mean"] >= 0
+        else "the model scores below the baseline"
+    )
     text = (
         f"A perfect restoration would score about {np.mean(list(ceilings.values())):.1f} dB "
         f"PSNR against this noisy reference (its own noise, estimated from it); the best "
-        f"baseline leaves {room:.1f} dB below that ceiling, and the model takes {share:.0%} of it."
+        f"baseline leaves {room:.1f} dB below that ceiling, and {taken}."
     )
     return {
         "psnr_mean": round(float(np.mean(list(ceilings.values()))), 3),
