@@ -37,6 +37,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "sample_mse": ({"start": "sample"}, {"loss": "mse"}, {}),
     "scratch": ({"start": "scratch"}, {}, {}),
     "dose2": ({"start": "scratch"}, {}, {"dose_range": 2.0}),
+    "msssim_l1": ({"start": "scratch"}, {"loss": "msssim_l1"}, {}),
+    "sample_msssim_l1": ({"start": "sample"}, {"loss": "msssim_l1"}, {}),
     "l1": ({"start": "scratch"}, {"loss": "l1"}, {}),
     "mse": ({"start": "scratch"}, {"loss": "mse"}, {}),
     "lr3e-3": ({"start": "scratch"}, {"learning_rate": 3e-3}, {}),

@@ -222,8 +222,9 @@ except InputError as exc:
 
 # %% [markdown]
 # ## 6. Exercises
-# 1. Train the same budget with `loss` set to `l1`, then `mse`. Which looks sharper, which
-#    scores higher? (Each run gets its own folder; compare their `train.json`.)
+# 1. Train the same budget with `loss` set to `msssim_l1` (PSSR's MS-SSIM + L1), then
+#    `mse`. How many steps did each fit in the minutes, which looks sharper, which scores
+#    higher? (Each run gets its own folder; compare their `train.json`.)
 # 2. Double `minutes`. Is the gain over the best baseline doubled?
 # 3. Load the log of the run as a table and find the step with the largest `gain_db`.
 # 4. Clear `init` and train from scratch for the same minutes. Compare the best

@@ -170,7 +170,12 @@ class TrainParams(Checked):
         minimum=0,
     )
     weight_decay: float = param(1e-4, "AdamW weight decay.", minimum=0)
-    loss: str = param("msssim_l1", "Training loss.", choices=LOSSES)
+    loss: str = param(
+        "l1",
+        "Training loss: l1, mse, or msssim_l1 (PSSR's MS-SSIM + L1: slower per step and "
+        "below L1 in the measurements of benchmarks/RESULTS.md).",
+        choices=LOSSES,
+    )
     val_fraction: float = param(
         0.2, "Fraction of the data held out for validation.", minimum=0, maximum=0.9
     )
