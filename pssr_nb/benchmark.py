@@ -456,21 +456,25 @@ def reference_ceiling(
     theirs = {r["image"]: r["psnr"] for r in rows if r["method"] == psnr["best_baseline"]}
     ceilings = {c.name: psnr_ceiling(c.reference, normalization, c.data_range) for c in cases}
     room = float(np.mean([ceilings[name] - theirs[name] for name in ceilings]))
-    share = psnr["gain_mean"] / room if room > 0 else float("nan")
-    taken = (
-        f"the model takes {share:.0%} of it"
-        if psnr["gain_mean"] >= 0
-        else "the model scores below the baseline"
-    )
+    share = psnr["gain_mean"] / room if room > 0 else None
+    ceiling = float(np.mean(list(ceilings.values())))
     text = (
-        f"A perfect restoration would score about {np.mean(list(ceilings.values())):.1f} dB "
-        f"PSNR against this noisy reference (its own noise, estimated from it); the best "
-        f"baseline leaves {room:.1f} dB below that ceiling, and {taken}."
+        f"A perfect restoration would score about {ceiling:.1f} dB PSNR against this noisy "
+        "reference (its own noise, estimated from it); "
     )
+    if share is None:  # structure finer than two pixels makes the estimate read low
+        text += "the best baseline already reaches that estimate, so no room can be measured."
+    else:
+        taken = (
+            "the model scores below the baseline"
+            if psnr["gain_mean"] < 0
+            else f"the model takes {share:.0%} of it"
+        )
+        text += f"the best baseline leaves {room:.1f} dB below that ceiling, and {taken}."
     return {
-        "psnr_mean": round(float(np.mean(list(ceilings.values()))), 3),
+        "psnr_mean": round(ceiling, 3),
         "room_db": round(room, 3),
-        "share_taken": round(share, 3),
+        "share_taken": None if share is None else round(share, 3),
         "text": text,
     }
 

@@ -153,6 +153,11 @@ def test_the_room_a_noisy_reference_leaves_is_all_taken_by_the_truth_and_none_by
         rows = score_cases([case], BenchmarkParams(tile=64))
         shares.append(reference_ceiling([case], rows)["share_taken"])
     assert shares[0] == pytest.approx(1.0, abs=0.08) and shares[1] == pytest.approx(0.0, abs=1e-6)
+    # smoothing the reference itself keeps its noise: a "baseline" above any honest ceiling
+    own = ndimage.gaussian_filter(reference, 1.0)
+    case = Case("a", reference[::4, ::4], reference, {"model": truth, "own": own})
+    unmeasurable = reference_ceiling([case], score_cases([case], BenchmarkParams(tile=64)))
+    assert unmeasurable["share_taken"] is None and "no room" in unmeasurable["text"]
 
 
 def test_semi_synthetic_refuses_pairs_at_two_pixel_sizes(model, tmp_path):
