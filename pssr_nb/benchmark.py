@@ -444,15 +444,19 @@ def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def reference_ceiling(
-    cases: Sequence[Case], rows: list[dict[str, Any]], normalization: str = "care"
+    cases: Sequence[Case],
+    rows: list[dict[str, Any]],
+    normalization: str = "care",
+    psnr: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """How much a noisy reference lets any method gain, and how much of it the model took.
 
     Against a real HR or high-SNR scan even a perfect restoration scores only
     :func:`~pssr_nb.metrics.psnr_ceiling`. The gap from the best baseline to that
-    ceiling is the room there is; the model's gain is read as a share of it.
+    ceiling is the room there is; the model's gain is read as a share of it. ``psnr`` is
+    :func:`gain_over_best_baseline` of ``rows`` in PSNR, where the caller has it already.
     """
-    psnr = gain_over_best_baseline(rows, "psnr")
+    psnr = psnr or gain_over_best_baseline(rows, "psnr")
     theirs = {r["image"]: r["psnr"] for r in rows if r["method"] == psnr["best_baseline"]}
     ceilings = {c.name: psnr_ceiling(c.reference, normalization, c.data_range) for c in cases}
     room = float(np.mean([ceilings[name] - theirs[name] for name in ceilings]))
@@ -769,7 +773,9 @@ def evaluate(
     if params.tta:
         scores_headline["text"] += ", predicted with TTA (as predict --tta)"
     if params.data != "phantoms":  # the noiseless truth of phantoms has no ceiling
-        scores_headline["ceiling"] = reference_ceiling(cases, rows, params.normalization)
+        scores_headline["ceiling"] = reference_ceiling(
+            cases, rows, params.normalization, scores_headline["psnr"]
+        )
     best_baseline = scores_headline["psnr"]["best_baseline"]
     uncertainty = uncertainty_maps = None
     if first.uncertainty is not None:

@@ -70,6 +70,14 @@ def nrmse(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(skm.normalized_root_mse(truth, pred, normalization="min-max"))
 
 
+def _percentile_units(
+    truth: np.ndarray, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
+) -> np.ndarray:
+    """``truth`` with its ``percentiles`` at 0 and 1: the units CARE scores in."""
+    low, high = np.percentile(truth, percentiles)
+    return (truth - low) / max(high - low, 1e-12)
+
+
 def care_fit(
     pred: np.ndarray, truth: np.ndarray, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
 ) -> tuple[float, float, np.ndarray]:
@@ -78,8 +86,7 @@ def care_fit(
     The gain also converts a prediction's uncertainty or noise to the scored units.
     """
     pred, truth = _check(pred, truth)
-    low, high = np.percentile(truth, percentiles)
-    target = (truth - low) / max(high - low, 1e-12)
+    target = _percentile_units(truth, percentiles)
     a, b = np.polyfit(pred.ravel(), target.ravel(), 1)
     return float(a), float(b), target
 
@@ -158,9 +165,7 @@ def psnr_ceiling(
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     plane = np.asarray(reference, dtype=np.float64)
     if normalization == "care":
-        low, high = np.percentile(plane, percentiles)
-        plane = (plane - low) / max(high - low, 1e-12)
-        data_range = 1.0
+        plane, data_range = _percentile_units(plane, percentiles), 1.0
     _, noise = local_noise(plane)
     variance = float(np.mean(noise * noise))
     if variance <= 0:
