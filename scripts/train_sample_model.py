@@ -78,7 +78,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
             preset="small",
             scale=4,
             steps=args.steps,
-            loss=SHIPPED_LOSS,
+            loss=args.loss,
             modality=reference_modality(args.specimen),
             device=args.device,
             seed=args.seed,
@@ -91,7 +91,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
     model = TrainedModel.load(run / "model_best.pt")
     model.origin = (
         f"scripts/train_sample_model.py --specimen {args.specimen} --steps {args.steps} "
-        f"--images {args.images} --seed {args.seed} --device {args.device}"
+        f"--images {args.images} --seed {args.seed} --device {args.device} --loss {args.loss}"
     )
     return model
 
@@ -117,7 +117,7 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
             init=str(init),
             scale=4,
             steps=steps,
-            loss=SHIPPED_LOSS,
+            loss=args.loss,
             modality=start.modality.replace("(simulated)", "(simulated and real)"),
             device=args.device,
             seed=args.seed,
@@ -131,7 +131,8 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
     real = "; ".join(f"{s.name} ({s.licence})" for s in sets)
     model.origin = (
         f"{start.origin}, then scripts/train_sample_model.py --specimen {args.specimen} "
-        f"--seed {args.seed}{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}: "
+        f"--seed {args.seed} --loss {args.loss}"
+        f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}: "
         f"{steps} steps on real images [{real}] and {n_phantoms} phantoms, photon count "
         f"drawn up to {dose_range:g}x either side of the calibrated one"
     )
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=None, help="default: the specimen's recipe")
     parser.add_argument("--real-steps", type=int, default=None, help="default: the recipe")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", default=SHIPPED_LOSS, help="default: the shipped models' loss")
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
     parser.add_argument("--init", default="", help="skip the phantom stage: start from this model")
