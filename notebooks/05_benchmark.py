@@ -119,8 +119,9 @@ print(model.describe())
 # between the best baseline and the ceiling the model takes: +0.5 dB means little when the
 # ceiling is 0.6 dB away, and much when it is 5 dB away.
 #
-# **Registration.** Each output's shift against the reference is measured; more than 0.1 px
-# (beyond twice its measurement error) is flagged as a geometry error.
+# **Registration.** Each output's shift against the reference is measured, with an error from
+# the spread of its four quadrants; more than 0.1 px, and more than that error can explain
+# (Student's t for four quadrants, 3.2 errors), is flagged as a geometry error.
 
 # %%
 form = Form(benchmark.BenchmarkParams)

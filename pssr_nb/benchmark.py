@@ -53,7 +53,7 @@ from .pair_target import make_target
 from .params import Checked, param, setting_error, to_dict
 from .phantoms import MICROSCOPES, PhantomSet, default_microscope, simulate, specimen_of
 from .predict import PredictParams, predict_image
-from .registration import shift_with_error
+from .registration import shift_is_real, shift_with_error
 from .resolution import compare, standard_outputs
 from .structure import Lines, judge, structure_check
 from .trust import flat_noise_check, uncertainty_against_trivial, uncertainty_calibration
@@ -91,8 +91,8 @@ __all__ = [
 ]
 
 DATA_KINDS = ("phantoms", "pairs", "semi-synthetic")
-#: A shift against the reference above this many pixels (and beyond twice its
-#: measurement error) is a geometry error.
+#: A shift against the reference above this many pixels (and beyond its measurement
+#: error, :func:`~pssr_nb.registration.shift_is_real`) is a geometry error.
 SHIFT_LIMIT_PX = 0.1
 
 
@@ -390,7 +390,7 @@ def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, An
                     "shift_y_px": round(dy, 3),
                     "shift_x_px": round(dx, 3),
                     "shift_error_px": round(error, 3),
-                    "geometry_ok": bool(shift <= SHIFT_LIMIT_PX or shift <= 2 * error),
+                    "geometry_ok": not shift_is_real(shift, error, SHIFT_LIMIT_PX),
                     "grid_excess_db": round(grid_excess_db(output, case.reference, scale), 3),
                 }
             )

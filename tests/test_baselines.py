@@ -12,7 +12,7 @@ from pssr_nb.baselines import (
     tune,
     tune_gaussian,
 )
-from pssr_nb.registration import estimate_shift, shift_with_error
+from pssr_nb.registration import estimate_shift, shift_is_real, shift_with_error
 
 
 @pytest.mark.parametrize("offset", [0.0, 1.5, 3.0])
@@ -98,3 +98,22 @@ def test_the_restorations_are_tuned_to_the_training_noise():
     assert for_noisy.nl_means_h > for_quiet.nl_means_h
     denoised = nl_means(noisy, 1, 0.0, for_noisy.nl_means_h)
     assert _error(denoised, clean) < 0.3 * _error(noisy, clean)
+
+
+def test_the_registration_check_flags_a_wrong_offset_and_not_aligned_bicubic():
+    # sparse fluorescence fields, where four quadrants estimate the error poorly: a
+    # factor of 2 on that error flagged aligned bicubic on phantom 1002
+    from pssr_nb.phantoms import default_microscope, simulate
+    from pssr_nb.sampling import upsample
+
+    flagged = {}
+    for seed in range(1000, 1006):
+        ps = simulate(
+            "fluorescence", (256, 256), 4, 1, "T", seed, default_microscope("fluorescence")
+        )
+        lr = ps.normalization("lr").apply(ps.lr).astype(np.float32)
+        for offset in (0.0, 1.5):  # 1.5: LR taken as binned when it was point-sampled
+            dy, dx, err = shift_with_error(upsample(lr, 4, offset, "bicubic"), ps.truth)
+            flagged.setdefault(offset, []).append(shift_is_real(np.hypot(dy, dx), err, 0.1))
+    assert not any(flagged[0.0])
+    assert all(flagged[1.5])
