@@ -39,6 +39,7 @@ from pssr_nb.crappify import Crappifier
 from pssr_nb.data import Source
 from pssr_nb.demo import reference_modality
 from pssr_nb.io import ImageData, read_image
+from pssr_nb.losses import LOSSES
 from pssr_nb.model_file import TrainedModel, sample_model_path
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
@@ -146,7 +147,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=None, help="default: the specimen's recipe")
     parser.add_argument("--real-steps", type=int, default=None, help="default: the recipe")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--loss", default=SHIPPED_LOSS, help="default: the shipped models' loss")
+    parser.add_argument(
+        "--loss", default=SHIPPED_LOSS, choices=LOSSES, help="default: the shipped models' loss"
+    )
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
     parser.add_argument("--init", default="", help="skip the phantom stage: start from this model")
