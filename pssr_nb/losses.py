@@ -1,7 +1,8 @@
 """Training losses: L1 (the default), MSE, and the MS-SSIM + L1 mix PSSR uses.
 
 At the budgets this package teaches with (minutes on a CPU), L1 trains models that
-beat MS-SSIM + L1 in PSNR and in SSIM alike; MS-SSIM's filtering also makes each step
+beat MS-SSIM + L1 in PSNR wherever it was measured, and in SSIM on phantoms; on real
+TEM (ISBI) MS-SSIM + L1 keeps the higher SSIM. MS-SSIM's filtering also makes each step
 slower (benchmarks/RESULTS.md, "The recipe table").
 
 SSIM follows Wang et al. (2004): an 11-pixel Gaussian window (sigma 1.5) and
