@@ -8,7 +8,7 @@ The quality issue asks whether training directly on real pairs (``PairedDataset`
 should become a training mode or be deleted, "decided by measurement". This is that
 measurement, on the one real pair set with LR and HR of the same field: the GigaDB
 confocal pair (semi-synthetic x4: LR = the low-SNR image decimated by 4, reference =
-the high-SNR image), split as in ``bench_gigadb.py`` (train on columns 0-767, score
+the high-SNR image), split as in ``bench_transfer.py --held-out "GigaDB confocal"`` (train on columns 0-767, score
 columns 768-1023 with ``pssr-nb benchmark``'s code, no TTA).
 
 Two variants at the same step count, network, loss, batch, tile and schedule:

@@ -5,6 +5,9 @@ Run from the repository root (needs ../shared/data)::
     python benchmarks/bench_transfer.py --held-out "ISBI ssTEM" --minutes 3 --seeds 0 1 2
     python benchmarks/bench_transfer.py --held-out "EMDiffuse vEM" \\
         --pretrained /tmp/em_without_emdiffuse.pt --minutes 3
+    python benchmarks/bench_transfer.py --held-out "GigaDB confocal" \\
+        --pretrained pssr_nb/sample_models/fluorescence_x4.pt --minutes 8 \\
+        --arms fine-tuned scratch --out /tmp/gigadb
 
 For each held-out dataset of ``real_sets.py``, the pretrained model is one that never saw
 it: the shipped sample model of its specimen when the dataset is not shippable (no shipped
@@ -30,7 +33,8 @@ Scoring, on the one scoreboard (:mod:`pssr_nb.benchmark`: every held-out LR thro
   planes.
 
 One JSON line per run goes to ``--results``; a Markdown table (mean ± SD over seeds) is
-printed at the end.
+printed at the end. Each run's folder (its ``model_best.pt``, ``log.csv``, and for GigaDB its
+benchmark report) stays under ``--out``, one folder per dataset.
 """
 
 from __future__ import annotations
@@ -145,6 +149,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=["pretrained", "fine-tuned", "scratch"])
     parser.add_argument("--results", default="transfer.jsonl")
+    parser.add_argument(
+        "--out", default=None, help="folder for the runs (default: a temporary one)"
+    )
     parser.add_argument("--loss", default=TrainParams.loss, choices=LOSSES, help="training loss")
     parser.add_argument(
         "--pair-validation",
@@ -164,7 +171,12 @@ def main() -> None:
             )
         init = args.pretrained or str(sample_model_path(f"{real.specimen}_x4"))
         pretrained = TrainedModel.load(init)
-        held_out = HeldOut(real, pretrained, Path(tempfile.mkdtemp(prefix="pssr_nb_transfer_")))
+        work = (
+            Path(args.out) / name.replace(" ", "_")
+            if args.out
+            else Path(tempfile.mkdtemp(prefix="pssr_nb_transfer_"))
+        )
+        held_out = HeldOut(real, pretrained, work)
         for arm in args.arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
