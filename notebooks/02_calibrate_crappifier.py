@@ -96,6 +96,12 @@ for name, (lr, hr) in zip(names, planes, strict=True):
 # - the **slope** is `1 / photons`: shot noise grows with the signal;
 # - the **floor** is the read noise squared, the same everywhere.
 #
+# The photon count is an *effective* one. A photomultiplier or an analogue hybrid
+# detector amplifies each photon by a random gain, which adds noise (the excess noise
+# factor `F`, between about 1.2 and 2), so the fitted `photons` is the number detected
+# divided by `F`. For training that does not matter: the crappifier needs the noise, not
+# the detector's bookkeeping.
+#
 # The HR image is not noise-free either: its own noise (green) is measured from the HR
 # alone and taken out. Intensities are in the HR's normalised units (0 its dark end, 1
 # its bright end), as in training.

@@ -26,6 +26,16 @@ class PointScanParams(Checked):
     """A physical point-scanning crappifier, in the HR image's normalised intensity units.
 
     Intensity 1 is the HR image's bright end (99.9th percentile), 0 its dark end.
+
+    Notes
+    -----
+    ``photons`` is an *effective* count: the one whose Poisson noise has the measured
+    variance. A detector that amplifies each photon by a random gain (a photomultiplier,
+    an analogue hybrid detector, an EMCCD) adds an excess noise factor ``F`` (1.2 to 2;
+    2 for exponential pulse heights), so a fitted ``photons`` is the number detected
+    divided by ``F``. The real GigaDB confocal scan counts about 7 photons where the
+    calibration reports 3.6 (``benchmarks/probe_gigadb_noise.py``); a model trained
+    on either shape of noise scores the same there, so the effective count is enough.
     """
 
     scale: int = scale_setting()
