@@ -39,11 +39,17 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_gigadb import FOLDER, SPLIT, score_held_out, training_region  # noqa: E402
+from report_gigadb import (  # noqa: E402
+    FOLDER,
+    SPLIT,
+    held_out_pairs,
+    score_held_out,
+    training_region,
+)
 
 from pssr_nb.crappify import Crappifier, Poisson  # noqa: E402
 from pssr_nb.data import Source  # noqa: E402
-from pssr_nb.io import ImageData, read_image, write_tiff  # noqa: E402
+from pssr_nb.io import ImageData, read_image  # noqa: E402
 from pssr_nb.point_scan import PointScanParams  # noqa: E402
 
 SCALE = 4
@@ -92,17 +98,6 @@ def noisy_copies(high: np.ndarray, photons: float, excess: float, seed: int) -> 
     return {"crappifier": np.asarray(poisson), "detector": heights / (photons * excess)}
 
 
-def held_out(lr: np.ndarray, high: np.ndarray, out: Path) -> list[tuple[Path, Path]]:
-    """The held-out columns of (``lr``, ``high``), top and bottom, as benchmark pairs."""
-    pairs = []
-    for half, rows in (("top", slice(0, 512)), ("bottom", slice(512, 1024))):
-        a, b = out / "low" / f"mito_{half}.tif", out / "high" / f"mito_{half}.tif"
-        write_tiff(a, lr[rows, SPLIT:].astype(np.float32), "YX", {}, overwrite=True)
-        write_tiff(b, high[rows, SPLIT:].astype(np.float32), "YX", {}, overwrite=True)
-        pairs.append((a, b))
-    return pairs
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -137,11 +132,9 @@ def main() -> None:
     )
     print("|---|---|---|---|")
     for name, lr in lrs.items():
-        pairs = held_out(lr, high, out / name.replace(" ", "_"))
-        scores = [
-            score_held_out(m, out / name.replace(" ", "_") / f"bench{i}", pairs)
-            for i, m in enumerate(args.models)
-        ]
+        folder = out / name.replace(" ", "_")
+        pairs = held_out_pairs(folder, low=lr.astype(np.float32))
+        scores = [score_held_out(m, folder / f"bench{i}", pairs) for i, m in enumerate(args.models)]
         gains = [s["gain_db"] for s in scores]
         ssims = [s["gain_ssim"] for s in scores]
         print(

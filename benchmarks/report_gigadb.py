@@ -30,12 +30,18 @@ FOLDER = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gigad
 SPLIT = 768
 
 
-def held_out_pairs(out: Path) -> list[tuple[Path, Path]]:
-    """The held-out region of the mito pair as two (low-SNR, high-SNR) TIFF pairs."""
+def held_out_pairs(out: Path, low: np.ndarray | None = None) -> list[tuple[Path, Path]]:
+    """The held-out region of the mito pair as two (low-SNR, high-SNR) TIFF pairs.
+
+    ``low``, a whole-field image at the HR pixel size, replaces the real low-SNR scan
+    (``probe_gigadb_noise.py`` scores synthetic noise at the same pixels).
+    """
     pairs = []
     images = {
         snr: read_image(FOLDER / f"mito-confocal_{snr}.png").data for snr in ("lowsnr", "highsnr")
     }
+    if low is not None:
+        images["lowsnr"] = low
     for half, rows in (("top", slice(0, 512)), ("bottom", slice(512, 1024))):
         paths = []
         for snr, data in images.items():
