@@ -46,13 +46,13 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "tile64": ({"start": "scratch"}, {"tile": 64, "batch_size": 16}, {}),
     "batch4": ({"start": "scratch"}, {"batch_size": 4}, {}),
     "medium": ({"start": "scratch", "preset": "medium"}, {}, {}),
-    "medium_resize": ({"start": "scratch", "preset": "medium"}, {}, {}),
+    "medium_shuffle": ({"start": "scratch", "preset": "medium"}, {}, {}),
     "scratch_shuffle": ({"start": "scratch"}, {}, {}),
 }
 #: Variants that change the network of every preset (``ModelConfig`` fields).
 NETWORK: dict[str, dict[str, Any]] = {
     "scratch_shuffle": {"upsampler": "shuffle"},
-    "medium_resize": {"upsampler": "resize"},
+    "medium_shuffle": {"upsampler": "shuffle"},
 }
 
 

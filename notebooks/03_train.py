@@ -100,7 +100,7 @@ plt.show()
 # The settings, with what each does (the scale and the sampling geometry come from the
 # crappifier, so they are not asked again):
 #
-# - `preset` — network size: `small` (1.75 M parameters) trains fastest; `medium` and
+# - `preset` — network size: `small` (1.74 M parameters) trains fastest; `medium` and
 #   `large` need a GPU to pay off.
 # - `init` — **fine-tuning**: start from a trained model instead of random weights. On
 #   the sample data it is the shipped `em_x4` (trained on other EM phantoms, then on real

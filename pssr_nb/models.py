@@ -14,10 +14,12 @@ imported. Our presets differ where it helps learners:
   upsampling of the centre input frame (see :mod:`pssr_nb.sampling`), so an
   untrained model starts at the interpolation baseline and the sampling
   geometry is part of the model;
-- the ``small`` preset reaches the HR grid by a resize-convolution (bilinear
-  feature upsampling, then a convolution) instead of a pixel-shuffle, whose
-  ``scale^2`` sub-pixel maps learn a texture at the LR sampling period
-  (``ModelConfig.upsampler``; benchmarks/RESULTS.md, "grid texture");
+- the ``small`` and ``medium`` presets reach the HR grid by a resize-convolution
+  (bilinear feature upsampling, then a convolution) instead of a pixel-shuffle,
+  whose ``scale^2`` sub-pixel maps learn a texture at the LR sampling period
+  (``ModelConfig.upsampler``; benchmarks/RESULTS.md, "grid texture" and "the
+  medium preset with the resize head"); ``large`` keeps the pixel-shuffle
+  (its head is not measured);
 - any input size: inputs are padded to the network's multiple inside and the
   output is cropped back to ``scale x`` the input.
 
@@ -152,7 +154,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "recon_channels": 4,
         "upsampler": "resize",  # no lattice texture (benchmarks/RESULTS.md, grid texture)
     },
-    "medium": {"hidden": (48, 96, 192, 384), "depth": 2, "norm": "none", "recon_channels": 8},
+    "medium": {
+        "hidden": (48, 96, 192, 384),
+        "depth": 2,
+        "norm": "none",
+        "recon_channels": 8,
+        "upsampler": "resize",
+    },
     "large": {"hidden": (64, 128, 256, 512, 1024), "depth": 3, "norm": "none"},
     "pssr2": {
         "hidden": (64, 128, 256, 512, 1024),

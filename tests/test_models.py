@@ -78,7 +78,8 @@ def test_config_round_trip_and_validation():
 
 def test_the_upsampler_round_trips_and_old_files_keep_the_pixel_shuffle():
     config = config_for("small", scale=4)
-    assert config.upsampler == "resize" and config_for("pssr2").upsampler == "shuffle"
+    assert config.upsampler == "resize" and config_for("medium").upsampler == "resize"
+    assert config_for("large").upsampler == "shuffle" == config_for("pssr2").upsampler
     assert ModelConfig.from_dict(config.to_dict()) == config
     old = {k: v for k, v in config.to_dict().items() if k != "upsampler"}  # before the field
     assert ModelConfig.from_dict(old).upsampler == "shuffle"
