@@ -76,7 +76,7 @@ def main() -> None:
             base = score(smooth(lr, 4, ps.offset, sigma), ps.truth)["psnr"]
             rows.append((ours["psnr"], plain["psnr"], seen["psnr"], ours["oracle_psnr"], base))
         r = np.array(rows)
-        cells = [f"{m:6.2f} ± {s:4.2f}" for m, s in zip(r.mean(0), r.std(0), strict=True)]
+        cells = [f"{m:6.2f} ± {s:4.2f}" for m, s in zip(r.mean(0), r.std(0, ddof=1), strict=True)]
         worst = (r[:, 2] - r[:, 0]).max()  # per-image units below the training units
         print(f"{dose:5.1f} " + " ".join(f"{c:>16s}" for c in cells) + f" {worst:6.2f}")
 

@@ -43,6 +43,7 @@ from .metrics import (
     care_fit,
     mean_sd,
     psnr_ceiling,
+    sample_sd,
     score,
     ssim_map,
     tile_scores,
@@ -386,7 +387,7 @@ def score_cases(cases: list[Case], params: BenchmarkParams) -> list[dict[str, An
                     "image": case.name,
                     "method": method,
                     **score(output, case.reference, params.normalization, case.data_range),
-                    "psnr_tile_sd": float(np.std([t["psnr"] for t in tiles])) if tiles else 0.0,
+                    "psnr_tile_sd": sample_sd([t["psnr"] for t in tiles]),
                     "shift_y_px": round(dy, 3),
                     "shift_x_px": round(dx, 3),
                     "shift_error_px": round(error, 3),
@@ -405,8 +406,8 @@ def gain_over_best_baseline(rows: list[dict[str, Any]], metric: str = "psnr") ->
     """The headline: the model's score minus the best simple baseline's, image by image.
 
     The best baseline is the one with the highest mean ``metric`` over the images (never
-    the weakest); the gain is taken per image against it, so its SD is the spread over
-    images.
+    the weakest); the gain is taken per image against it, so its SD
+    (:func:`~pssr_nb.metrics.sample_sd`) is the spread over images.
 
     Examples
     --------
@@ -415,7 +416,7 @@ def gain_over_best_baseline(rows: list[dict[str, Any]], metric: str = "psnr") ->
     ...     ("b", "model", 23.0), ("b", "bicubic", 21.0), ("b", "bicubic+gaussian", 21.5)]]
     >>> h = gain_over_best_baseline(rows)
     >>> h["best_baseline"], h["gain_mean"], h["gain_sd"]
-    ('bicubic+gaussian', 1.25, 0.25)
+    ('bicubic+gaussian', 1.25, 0.3536)
     """
     methods = dict.fromkeys(r["method"] for r in rows if r["method"] not in NOT_BASELINES)
     means = {m: float(np.mean([r[metric] for r in rows if r["method"] == m])) for m in methods}
@@ -426,7 +427,7 @@ def gain_over_best_baseline(rows: list[dict[str, Any]], metric: str = "psnr") ->
         "metric": metric,
         "best_baseline": best,
         "gain_mean": round(float(np.mean(gains)), 4),
-        "gain_sd": round(float(np.std(gains)), 4),
+        "gain_sd": round(sample_sd(gains), 4),
         "images": len(gains),
     }
 

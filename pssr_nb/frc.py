@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import InputError
+from .metrics import sample_sd
 
 __all__ = ["SMOOTHING", "THRESHOLDS", "average", "frc", "FRCCurve", "shifted_repeats"]
 
@@ -109,7 +110,7 @@ class FRCCurve:
             out[key] = self.resolution(t)
             if len(self.per_draw) > 1:
                 values = [d[key] for d in self.per_draw if d[key] is not None]
-                out[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+                out[f"{key}_sd"] = sample_sd(values) if len(values) > 1 else None
         if self.per_draw:
             out["draws"] = len(self.per_draw)
         return out

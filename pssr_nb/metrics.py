@@ -23,6 +23,7 @@ __all__ = [
     "nrmse",
     "psnr",
     "psnr_ceiling",
+    "sample_sd",
     "score",
     "ssim",
     "ssim_map",
@@ -231,10 +232,22 @@ def tile_scores(
     return rows
 
 
+def sample_sd(values) -> float:
+    """The spread every pssr_nb table reports: the sample SD (n − 1), 0 for one value.
+
+    Examples
+    --------
+    >>> sample_sd([1.0, 2.0, 3.0]), sample_sd([5.0])
+    (1.0, 0.0)
+    """
+    values = np.asarray(values, np.float64).ravel()
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
 def mean_sd(rows: list[dict[str, float]], keys=("psnr", "ssim", "ms_ssim", "nrmse")) -> dict:
-    """Mean and standard deviation of each score over rows (images or tiles)."""
+    """Mean and :func:`sample_sd` of each score over rows (images or tiles)."""
     return {
         f"{k}_{stat}": float(fn([r[k] for r in rows]))
         for k in keys
-        for stat, fn in (("mean", np.mean), ("sd", np.std))
+        for stat, fn in (("mean", np.mean), ("sd", sample_sd))
     }

@@ -33,7 +33,7 @@ from skimage.filters import sato, threshold_otsu
 from skimage.measure import label
 from skimage.morphology import skeletonize
 
-from .metrics import care_normalize
+from .metrics import care_normalize, sample_sd
 from .phantoms import Microscope
 from .specimens import DARK_LINES, LINE_SD_NM
 
@@ -280,7 +280,7 @@ def judge(
         for k in numbers:
             values = np.array([r[k] for r in rows], float)
             row[k] = float(values.mean())
-            row[f"{k}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            row[f"{k}_sd"] = sample_sd(values)
         for flag, key in flags.items():
             row[flag] = worse(key, rows)
         out.append(row)

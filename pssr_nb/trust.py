@@ -40,7 +40,7 @@ from .crappify import Crappifier
 from .data import Source
 from .errors import InputError
 from .io import ImageData
-from .metrics import score
+from .metrics import sample_sd, score
 from .model_file import TrainedModel
 from .normalize import Normalization
 from .phantoms import MICROSCOPES, PhantomSet, default_microscope, specimen_of
@@ -258,7 +258,7 @@ def flat_field_check(
             for key, label in (("sd", "structure_sd"), ("lines", "long_lines")):
                 values = np.array(measured[m][key])
                 row[f"{m} {label}"] = float(values.mean())
-                row[f"{m} {label} sd"] = float(values.std(ddof=1)) if draws > 1 else 0.0
+                row[f"{m} {label} sd"] = sample_sd(values)
         diff = np.array(measured["model"]["lines"]) - np.array(measured[bar]["lines"])
         se = diff.std(ddof=1) / np.sqrt(draws) if draws > 1 else 0.0
         row["invents"] = bool(diff.mean() > max(FLAT_Z * se, FLAT_MARGIN))
