@@ -4,27 +4,40 @@ Run from the repository root, e.g.::
 
     python benchmarks/bench_recipe.py --variants default scratch --seeds 0 1 2
     python benchmarks/bench_recipe.py --specimen fluorescence --minutes 3 --variants default scratch l1
+    python benchmarks/bench_recipe.py --variants sample sample_dose2 --doses 0.5 1 2
 
 Every run is ``pssr_nb.demo.run`` (simulate, calibrate, train, predict, score on the
 one scoreboard) with the quickstart's defaults except what the variant changes. Each
 line of ``--results`` (JSON lines, appended, so a long sweep can be stopped and
 continued) holds one run: variant, seed, steps, and the gain over the best baseline
 (mean over the held-out images). The table printed at the end is mean ± SD over seeds.
+
+``--doses`` also scores each trained model on scans at other doses than the training
+pairs': the quickstart's held-out fields of view simulated again with the LR dwell time
+scaled (0.5 = half the electrons or photons per pixel: twice as noisy), against the
+baselines with the Gaussian tuned on training fields of view *at that dose* (a baseline that
+knows the test scan's noise; the model was trained at the calibrated dose or range).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from pssr_nb.demo import DemoParams
+import numpy as np
+
+from pssr_nb.benchmark import BenchmarkParams, add_baselines, array_case, headline, score_cases
+from pssr_nb.demo import TEST_SEEDS, TRAIN_SEEDS, DemoParams
 from pssr_nb.demo import run as demo
+from pssr_nb.model_file import TrainedModel
 from pssr_nb.models import PRESETS
+from pssr_nb.phantoms import MICROSCOPES, default_microscope, simulate
 
 #: name -> (DemoParams fields, TrainParams fields, CalibrateParams fields)
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
@@ -56,6 +69,45 @@ NETWORK: dict[str, dict[str, Any]] = {
 }
 
 
+def at_dose(model: TrainedModel, params: DemoParams, dose: float) -> dict[str, float]:
+    """Gain over the best baseline on the run's held-out fields scanned at ``dose`` x the dwell."""
+    microscope = MICROSCOPES[default_microscope(params.specimen)]
+    microscope = dataclasses.replace(microscope, lr_dwell_us=microscope.lr_dwell_us * dose)
+
+    def fields(first: int, n: int):
+        shape = (params.size, params.size)
+        return [
+            simulate(params.specimen, shape, params.scale, seed=first + i, microscope=microscope)
+            for i in range(n)
+        ]
+
+    scoring = BenchmarkParams()
+    predicting = dataclasses.replace(scoring, tta=False)  # as the quickstart predicts
+    cases = [
+        array_case(
+            model,
+            f"field {i}",
+            ps.normalization("lr").apply(ps.lr),
+            ps.truth,
+            predicting,
+            ps.pixel_size,
+            float(np.ptp(ps.truth)),
+        )
+        for i, ps in enumerate(fields(params.seed + TEST_SEEDS, params.n_test))
+    ]
+    tuning = [
+        (ps.normalization("lr").apply(ps.lr), ps.truth)
+        for ps in fields(params.seed + TRAIN_SEEDS, params.n_train)
+    ]
+    add_baselines(cases, model, scoring, tuning)
+    best = headline(score_cases(cases, scoring))
+    return {
+        "best_baseline": best["psnr"]["best_baseline"],
+        "gain_db": best["psnr"]["gain_mean"],
+        "gain_ssim": best["ssim"]["gain_mean"],
+    }
+
+
 def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     demo_fields, training, calibration = VARIANTS[variant]
     params = DemoParams(specimen=args.specimen, minutes=args.minutes, seed=seed, **demo_fields)
@@ -69,6 +121,8 @@ def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         PRESETS.clear()
         PRESETS.update(saved)
     psnr, ssim = report["headline"]["psnr"], report["headline"]["ssim"]
+    model = TrainedModel.load(out / "model" / "model_best.pt")
+    doses = {f"{dose:g}": at_dose(model, params, dose) for dose in args.doses}
     return {
         "specimen": args.specimen,
         "minutes": args.minutes,
@@ -81,6 +135,8 @@ def _one(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "gain_ssim": ssim["gain_mean"],
         "model_psnr": report["summary"]["model"]["psnr_mean"],
         "grid_excess_db": {m: s.get("grid_excess_db_mean") for m, s in report["summary"].items()},
+        "doses": doses,
+        "run_folder": str(out),
     }
 
 
@@ -89,24 +145,42 @@ def _mean_sd(values: list[float], digits: int) -> str:
     return f"{statistics.mean(values):+.{digits}f} ± {sd:.{digits}f}"
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Mean ± SD over seeds per (specimen, minutes, variant)."""
-    keys = dict.fromkeys((r["specimen"], r["minutes"], r["variant"]) for r in rows)
-    lines = ["| data | minutes | variant | seeds | steps | gain dB | gain SSIM |", "|---" * 7 + "|"]
-    for spec, minutes, variant in keys:
-        mine = [
-            r
-            for r in rows
-            if (r["specimen"], r["minutes"], r["variant"]) == (spec, minutes, variant)
-        ]
+def _groups(rows: list[dict[str, Any]]) -> dict[tuple[str, float, str], list[dict[str, Any]]]:
+    """The runs of each (specimen, minutes, variant), in the order first met."""
+    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["specimen"], r["minutes"], r["variant"]), []).append(r)
+    return groups
 
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Mean ± SD over seeds per (specimen, minutes, variant), then per test dose."""
+    lines = ["| data | minutes | variant | seeds | steps | gain dB | gain SSIM |", "|---" * 7 + "|"]
+    for (spec, minutes, variant), mine in _groups(rows).items():
         steps = round(statistics.mean(r["steps"] for r in mine))
         lines.append(
             f"| {spec} phantoms | {minutes:g} | {variant} | {len(mine)} | {steps} | "
             f"{_mean_sd([r['gain_db'] for r in mine], 2)} | "
             f"{_mean_sd([r['gain_ssim'] for r in mine], 3)} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _dose_table(rows))
+
+
+def _dose_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Gain over the best baseline per test dose, mean ± SD over seeds (``--doses`` runs)."""
+    rows = [r for r in rows if r.get("doses")]
+    doses = list(dict.fromkeys(d for r in rows for d in r["doses"]))
+    if not doses:
+        return []
+    lines = ["", "| data | minutes | variant | " + " | ".join(f"dose {d}x" for d in doses) + " |"]
+    lines.append("|---" * (len(doses) + 3) + "|")
+    for (spec, minutes, variant), mine in _groups(rows).items():
+        cells = []
+        for d in doses:
+            gains = [r["doses"][d]["gain_db"] for r in mine if d in r["doses"]]
+            cells.append(_mean_sd(gains, 2) if gains else "—")
+        lines.append(f"| {spec} phantoms | {minutes:g} | {variant} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -116,6 +190,13 @@ def main() -> None:
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--results", default="recipe_results.jsonl")
+    parser.add_argument(
+        "--doses",
+        nargs="+",
+        type=float,
+        default=[],
+        help="also score on scans at these multiples of the training dwell (e.g. 0.5 1 2)",
+    )
     args = parser.parse_args()
     path = Path(args.results)
     for seed in args.seeds:  # seeds outermost: a stopped sweep has every variant at some seeds
