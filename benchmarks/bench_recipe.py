@@ -4,7 +4,7 @@ Run from the repository root, e.g.::
 
     python benchmarks/bench_recipe.py --variants default scratch --seeds 0 1 2
     python benchmarks/bench_recipe.py --specimen fluorescence --minutes 3 --variants default scratch l1
-    python benchmarks/bench_recipe.py --variants sample sample_dose2 --doses 0.5 1 2
+    python benchmarks/bench_recipe.py --variants sample_dose1 sample_dose2 --doses 0.5 1 2
 
 Every run is ``pssr_nb.demo.run`` (simulate, calibrate, train, predict, score on the
 one scoreboard) with the quickstart's defaults except what the variant changes. Each
@@ -45,11 +45,13 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "sample": ({"start": "sample"}, {}, {}),
     "sample_lr1e-3": ({"start": "sample"}, {"learning_rate": 1e-3}, {}),
     "sample_lr1e-4": ({"start": "sample"}, {"learning_rate": 1e-4}, {}),
-    "sample_dose2": ({"start": "sample"}, {}, {"dose_range": 2.0}),
+    "sample_dose2": ({"start": "sample"}, {}, {"dose_range": 2.0}),  # the default since 2026-12-06
+    "sample_dose1": ({"start": "sample"}, {}, {"dose_range": 1.0}),  # the calibrated dose only
     "sample_l1": ({"start": "sample"}, {"loss": "l1"}, {}),
     "sample_mse": ({"start": "sample"}, {"loss": "mse"}, {}),
     "scratch": ({"start": "scratch"}, {}, {}),
     "dose2": ({"start": "scratch"}, {}, {"dose_range": 2.0}),
+    "dose1": ({"start": "scratch"}, {}, {"dose_range": 1.0}),
     "msssim_l1": ({"start": "scratch"}, {"loss": "msssim_l1"}, {}),
     "sample_msssim_l1": ({"start": "sample"}, {"loss": "msssim_l1"}, {}),
     "l1": ({"start": "scratch"}, {"loss": "l1"}, {}),

@@ -157,7 +157,7 @@ plt.show()
 # - `mode`: `decimate` for a point scan with larger pixels, `area` for binning.
 
 # %%
-start = calibrate.PointScanParams.from_crappifier(calibration.crappifier)
+start = calibrate.PointScanParams.from_crappifier(calibration.crappifier.typical())
 manual = Form(calibrate.PointScanParams, **(vars(start) if start else {}))
 
 
@@ -182,22 +182,30 @@ manual.live(preview)
 # How far from your microscope is the *default* crappifier (a broad range of photon counts
 # and read noise, for when nothing is known)? The same distance as in the ranking: the
 # calibrated one should be much closer to 0.
+#
+# The saved crappifier is not one dose but a range around the calibrated one
+# (`dose_range`, 2 by default: from twice as noisy to twice as clean), because your next
+# scan will not have exactly this pair's dwell time and sample. Training over the range
+# costs nothing at the calibrated dose and gains on noisier and cleaner scans
+# (`benchmarks/RESULTS.md`). The distance below is measured at its centre.
 
 # %%
 distance = NoiseDistance(calibration.profiles, bins=params.bins, seed=params.seed)
 default = Crappifier.default(params.scale)
 print(f"default crappifier:    {distance(default):.3f}")
-print(f"calibrated crappifier: {distance(calibration.crappifier):.3f}")
+print(f"calibrated crappifier: {distance(calibration.crappifier.typical()):.3f}")
 print(calibration.crappifier.describe())
 
 # %% [markdown]
 # ## 5. Save & next step
 # The automatic calibration is saved and recorded; notebook 03 trains with it. To train
-# with your hand-tuned values instead, set `USE_MANUAL = True`.
+# with your hand-tuned values instead, set `USE_MANUAL = True` (they get the same dose
+# range).
 
 # %%
 USE_MANUAL = False
-chosen = manual.params().crappifier() if USE_MANUAL else calibration.crappifier
+manual_crappifier = manual.params().crappifier().with_dose_range(params.dose_range)
+chosen = manual_crappifier if USE_MANUAL else calibration.crappifier
 path = dataclasses.replace(calibration, crappifier=chosen).save(
     project.folder / "calibrate", overwrite=True
 )

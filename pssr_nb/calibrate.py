@@ -135,9 +135,10 @@ class CalibrateParams(Checked):
         choices=DOWNSAMPLE_MODES,
     )
     dose_range: float = param(
-        1.0,
+        2.0,
         "Train over doses around the calibrated one: 2 = from 2x noisier to 2x cleaner "
-        "(for scans that vary in dwell time or sample); 1 = the calibrated dose only.",
+        "(scans vary in dwell time and sample; costs nothing at the calibrated dose, "
+        "benchmarks/RESULTS.md); 1 = the calibrated dose only.",
         minimum=1,
     )
     seed: int = param(0, "Noise seed of the comparison and of the optimiser.", minimum=0)
@@ -178,8 +179,9 @@ class Calibration:
     params: CalibrateParams | None = None
 
     def implied_lr_noise(self) -> NoiseModel | None:
-        """The LR noise the chosen crappifier produces from the noisy HR, if it is a point scan."""
-        chosen = PointScanParams.from_crappifier(self.crappifier)
+        """The LR noise the chosen crappifier produces from the noisy HR at its calibrated
+        dose (the centre of a dose range), if it is a point scan."""
+        chosen = PointScanParams.from_crappifier(self.crappifier.typical())
         if chosen is None:
             return None
         added = NoiseModel.from_physical(
@@ -194,10 +196,10 @@ class Calibration:
         """Real noise of one pair beside the synthetic noise of the ``top`` families.
 
         For :func:`~pssr_nb.plotting.noise_profile_figure`; with no ranking, the
-        chosen crappifier alone.
+        chosen crappifier alone, at its calibrated dose.
         """
         fits = self.ranking.results[:top] if self.ranking else []
-        named = {r.family: r.crappifier for r in fits} or {"calibrated": self.crappifier}
+        named = {r.family: r.crappifier for r in fits} or {"calibrated": self.crappifier.typical()}
         return compare_noise(self.profiles[pair], named, bins)
 
     def noise_levels(self, bins: int = 12) -> tuple[np.ndarray, np.ndarray]:

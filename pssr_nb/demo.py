@@ -131,7 +131,7 @@ def run(
     the files it made: a training run of ``pssr-nb train`` in ``model`` is never removed. ``training`` overrides fields of the
     :class:`~pssr_nb.train.TrainParams` the quickstart trains with, ``calibration``
     fields of its :class:`~pssr_nb.calibrate.CalibrateParams` (for experiments with the
-    recipe, e.g. ``{"loss": "l1"}`` and ``{"dose_range": 2}``).
+    recipe, e.g. ``{"loss": "mse"}`` and ``{"dose_range": 1}``).
     """
     out = claim_folder(out_dir, "demo")
     model_dir = claim_folder(out / "model", "demo")  # before any work: refuse others' runs

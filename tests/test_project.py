@@ -159,7 +159,7 @@ def test_the_sample_crappifier_is_calibrated_to_the_sample_microscope(tmp_path):
     from pssr_nb.phantoms import MICROSCOPES, physical_normalization, scan_noise
 
     project = Project(tmp_path)
-    point_scan = PointScanParams.from_crappifier(project.crappifier())
+    point_scan = PointScanParams.from_crappifier(project.crappifier().typical())
     hr = read_image(project.sample_data()["train"] / "hr" / "em_100.tif").data
     m = MICROSCOPES["sem"]
     units = percentile_normalization(hr)

@@ -59,7 +59,7 @@ def test_calibrate_never_replaces_a_calibration_without_overwrite(phantoms, tmp_
     err = capsys.readouterr().err
     assert "already holds a calibration" in err and "--overwrite" in err
     assert _tree(out) == before
-    assert main([*args, "--overwrite", "--dose-range", "2"]) == 0
+    assert main([*args, "--overwrite", "--dose-range", "3"]) == 0
     assert _tree(out) != before
 
 
