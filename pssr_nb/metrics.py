@@ -9,6 +9,7 @@ ground truth and fits the prediction to it by least squares first
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from skimage import metrics as skm
 
 from .noise_model import local_noise
@@ -232,7 +233,7 @@ def tile_scores(
     return rows
 
 
-def sample_sd(values) -> float:
+def sample_sd(values: ArrayLike) -> float:
     """The spread every pssr_nb table reports: the sample SD (n − 1), 0 for one value.
 
     Examples
