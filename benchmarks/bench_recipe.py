@@ -30,10 +30,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from pssr_nb.benchmark import BenchmarkParams, add_baselines, array_case, headline, score_cases
-from pssr_nb.demo import TEST_SEEDS, TRAIN_SEEDS, DemoParams
+from pssr_nb.benchmark import BenchmarkParams, headline, score_cases
+from pssr_nb.demo import TEST_SEEDS, TRAIN_SEEDS, DemoParams, field_cases
 from pssr_nb.demo import run as demo
 from pssr_nb.model_file import TrainedModel
 from pssr_nb.models import PRESETS
@@ -83,26 +81,16 @@ def at_dose(model: TrainedModel, params: DemoParams, dose: float) -> dict[str, f
             for i in range(n)
         ]
 
-    scoring = BenchmarkParams()
-    predicting = dataclasses.replace(scoring, tta=False)  # as the quickstart predicts
-    cases = [
-        array_case(
-            model,
-            f"field {i}",
-            ps.normalization("lr").apply(ps.lr),
-            ps.truth,
-            predicting,
-            ps.pixel_size,
-            float(np.ptp(ps.truth)),
-        )
+    tests = [
+        (f"field {i}", ps.normalization("lr").apply(ps.lr), ps.truth, ps.pixel_size)
         for i, ps in enumerate(fields(params.seed + TEST_SEEDS, params.n_test))
     ]
     tuning = [
         (ps.normalization("lr").apply(ps.lr), ps.truth)
         for ps in fields(params.seed + TRAIN_SEEDS, params.n_train)
     ]
-    add_baselines(cases, model, scoring, tuning)
-    best = headline(score_cases(cases, scoring))
+    cases = field_cases(model, tests, tuning)
+    best = headline(score_cases(cases, BenchmarkParams()))
     return {
         "best_baseline": best["psnr"]["best_baseline"],
         "gain_db": best["psnr"]["gain_mean"],

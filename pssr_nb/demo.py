@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ import numpy as np
 from . import __version__
 from .benchmark import (
     BenchmarkParams,
+    Case,
     add_baselines,
     array_case,
     headline,
@@ -46,7 +48,7 @@ from .sampling import scale_setting, upsample
 from .train import RUN_FILES, TrainParams
 from .train import run as train_run
 
-__all__ = ["TEST_SEEDS", "TRAIN_SEEDS", "DemoParams", "reference_modality", "run"]
+__all__ = ["TEST_SEEDS", "TRAIN_SEEDS", "DemoParams", "field_cases", "reference_modality", "run"]
 
 
 @dataclasses.dataclass
@@ -265,22 +267,11 @@ def _predict_and_score(
     tuned on the training fields of view. Returns the score rows and the model's
     prediction of the first held-out image (in physical units).
     """
-    scoring = BenchmarkParams()
-    predicting = dataclasses.replace(scoring, tta=False)
-    cases = [
-        array_case(
-            model,
-            ws.name,
-            ws.lr_norm.apply(ws.lr),
-            ws.truth,
-            predicting,
-            ws.pixel_size,
-            float(np.ptp(ws.truth)),
-        )
-        for ws in test_sets
-    ]
-    tuning = [(ws.lr_norm.apply(ws.lr), ws.truth) for ws in train_sets]
-    add_baselines(cases, model, scoring, tuning)
+    cases = field_cases(
+        model,
+        [(ws.name, ws.lr_norm.apply(ws.lr), ws.truth, ws.pixel_size) for ws in test_sets],
+        [(ws.lr_norm.apply(ws.lr), ws.truth) for ws in train_sets],
+    )
     s = params.scale
     for case, ws in zip(cases, test_sets, strict=True):
         # what a crappifier whose geometry is off by (s-1)/2 HR pixels would teach a model
@@ -288,7 +279,39 @@ def _predict_and_score(
         for method in ("model", "bicubic"):
             path = out / "predictions" / method / ws.name
             write_tiff(path, case.outputs[method], "YX", ws.pixel_size, overwrite=True)
-    return score_cases(cases, scoring), cases[0].outputs["model"]
+    return score_cases(cases, BenchmarkParams()), cases[0].outputs["model"]
+
+
+def field_cases(
+    model: TrainedModel,
+    tests: Sequence[tuple[str, np.ndarray, np.ndarray, float]],
+    tuning: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> list[Case]:
+    """The quickstart's scoreboard cases for simulated fields of view.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        Predicts each held-out LR as ``pssr-nb predict`` does by default (no TTA).
+    tests : sequence of (name, LR, truth, HR pixel size in nm)
+        The held-out fields, LR in the simulator's physical units.
+    tuning : sequence of (LR, truth)
+        Training fields the baselines are tuned on (never scored).
+
+    Returns
+    -------
+    list of Case
+        Every case with the model's and every baseline's output, ready for
+        :func:`~pssr_nb.benchmark.score_cases`.
+    """
+    scoring = BenchmarkParams()
+    predicting = dataclasses.replace(scoring, tta=False)
+    cases = [
+        array_case(model, name, lr, truth, predicting, pixel_size, float(np.ptp(truth)))
+        for name, lr, truth, pixel_size in tests
+    ]
+    add_baselines(cases, model, scoring, list(tuning))
+    return cases
 
 
 def _noise_check(ws: _WrittenSet, estimate: NoiseModel) -> dict[str, float]:
