@@ -160,6 +160,12 @@ def main() -> None:
         help="for a real pair set: validate on the training region's real pair, so that "
         "model_best.pt is chosen by the real noise, not the crappified blocks",
     )
+    parser.add_argument(
+        "--smooth-skip",
+        action=argparse.BooleanOptionalAction,
+        default=TrainParams.smooth_skip,
+        help="scratch runs start from bicubic + the tuned Gaussian (TrainParams.smooth_skip)",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -191,6 +197,7 @@ def main() -> None:
                             modality=pretrained.modality,
                             seed=seed,
                             loss=args.loss,
+                            smooth_skip=args.smooth_skip,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -207,6 +214,7 @@ def main() -> None:
                     "minutes": args.minutes,
                     "steps": steps,
                     "loss": args.loss if arm != "pretrained" else None,
+                    "smooth_skip": args.smooth_skip if arm == "scratch" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))

@@ -36,6 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import InputError
+from .gaussian import gaussian_filter, gaussian_kernel
 from .sampling import DEFAULT_SCALE, upsample
 
 __all__ = [
@@ -71,6 +72,11 @@ class ModelConfig:
         Input frames (neighbouring time points or slices); the output is one frame.
     residual : bool
         Add the aligned bicubic upsampling of the centre frame to the output.
+    skip_sigma : float
+        Width (HR pixels) of a Gaussian applied to that bicubic skip. With the width of
+        the tuned Gaussian baseline, an untrained network *is* the best simple baseline
+        (bicubic + tuned Gaussian) and training learns only what improves on it; 0 keeps
+        the plain bicubic skip.
     offset : float
         Sampling offset of the training data (HR position of LR pixel 0).
     input_norm : bool
@@ -97,6 +103,7 @@ class ModelConfig:
     scale: int = DEFAULT_SCALE
     frames: int = 1
     residual: bool = True
+    skip_sigma: float = 0.0
     offset: float = 0.0
     input_norm: bool = False
     input_affine: tuple[float, float] = (1.0, 0.0)
@@ -114,6 +121,8 @@ class ModelConfig:
             raise InputError(
                 f"scale must be >= 1 and frames odd, got scale={self.scale}, frames={self.frames}."
             )
+        if self.skip_sigma < 0:
+            raise InputError(f"skip_sigma must be >= 0, got {self.skip_sigma}.")
         if self.recon_channels < 0:
             raise InputError(f"recon_channels must be >= 0, got {self.recon_channels}.")
         if len(self.hidden) < 1 or any(c < 1 for c in self.hidden):
@@ -277,9 +286,11 @@ class ResUNet(nn.Module):
         self.reconstruction = Reconstruction(
             c.frames, 1, c.hidden[0], c.scale, c.recon_channels, c.upsampler
         )
-        if c.residual:  # start exactly at the interpolation baseline
+        if c.residual:  # start exactly at the interpolation (or smoothing) baseline
             nn.init.zeros_(self.reconstruction.conv.weight)
             nn.init.zeros_(self.reconstruction.conv.bias)
+        # not in the state dict: weights load across skip widths (fine-tuning, old files)
+        self.register_buffer("skip_kernel", gaussian_kernel(c.skip_sigma), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -301,7 +312,8 @@ class ResUNet(nn.Module):
             y = (self._forward_padded(a * y + b)[..., : c.scale * h, : c.scale * w] - b) / a
         if c.residual:
             centre = x[:, c.frames // 2 : c.frames // 2 + 1]
-            y = y + upsample(centre, c.scale, c.offset, "bicubic") if c.scale > 1 else y + centre
+            skip = upsample(centre, c.scale, c.offset, "bicubic") if c.scale > 1 else centre
+            y = y + gaussian_filter(skip, self.skip_kernel)
         return y
 
     def _forward_padded(self, x: torch.Tensor) -> torch.Tensor:

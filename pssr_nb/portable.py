@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from .gaussian import gaussian_filter, gaussian_kernel
 from .models import ModelConfig, ResUNet
 from .normalize import DEFAULT_PERCENTILES
 from .units import INPUT_SMOOTHING, MAX_SIDE
@@ -32,23 +32,10 @@ from .units import INPUT_SMOOTHING, MAX_SIDE
 __all__ = ["PortableModel", "measure_units", "to_torchscript"]
 
 
-def _symmetric_index(n: int, radius: int, device: torch.device) -> torch.Tensor:
-    """Indices of a length-``n`` axis padded by ``radius`` as scipy's ``mode="reflect"``."""
-    i = torch.arange(-radius, n + radius, device=device) % (2 * n)
-    return torch.where(i >= n, 2 * n - 1 - i, i)
-
-
 def _smooth(plane: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``scipy.ndimage.gaussian_filter(plane, sigma, mode="reflect")`` (truncate 4) in float64."""
-    radius = int(4.0 * sigma + 0.5)
-    t = torch.arange(-radius, radius + 1, dtype=torch.float64, device=plane.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).reshape(1, 1, -1)
-    h, w = plane.shape[0], plane.shape[1]
-    rows = plane.index_select(0, _symmetric_index(h, radius, plane.device))
-    rows = F.conv1d(rows.t().unsqueeze(1), kernel).squeeze(1).t()  # along y
-    cols = rows.index_select(1, _symmetric_index(w, radius, plane.device))
-    return F.conv1d(cols.unsqueeze(1), kernel).squeeze(1)  # along x
+    """``scipy.ndimage.gaussian_filter(plane, sigma, mode="reflect")`` of a 2-D plane."""
+    kernel = gaussian_kernel(sigma, plane.dtype)
+    return gaussian_filter(plane[None, None], kernel)[0, 0]
 
 
 def _crops(plane: torch.Tensor, side: int) -> list[torch.Tensor]:

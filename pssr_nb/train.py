@@ -203,6 +203,12 @@ class TrainParams(Checked):
     workers: int = param(
         0, "Data-loading processes; 0 loads in the main process (best on 2 cores).", minimum=0
     )
+    smooth_skip: bool = param(
+        False,
+        "Start from the best simple baseline: the network's skip is bicubic + the Gaussian "
+        "tuned on the training data, not bicubic alone (from random weights; a fine-tuned "
+        "model keeps its own skip).",
+    )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(
         0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
@@ -272,19 +278,26 @@ def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
 
 
 def network_config(
-    params: TrainParams, crappifier: Crappifier, state: dict[str, Any] | None = None
+    params: TrainParams,
+    crappifier: Crappifier,
+    state: dict[str, Any] | None = None,
+    skip_sigma: float = 0.0,
 ) -> tuple[ModelConfig, dict[str, torch.Tensor] | None]:
     """The network a run trains, and its initial weights when it fine-tunes (``init``).
 
-    A resumed run rebuilds the network its checkpoint recorded. A fine-tuned network
-    is the ``init`` model's, with the sampling offset of this run's crappifier (the
-    offset only places the network's bicubic skip connection; the weights do not
-    depend on it).
+    A resumed run rebuilds the network its checkpoint recorded. A network from random
+    weights gets ``skip_sigma`` (the tuned Gaussian's width) as the width of its skip
+    when ``params.smooth_skip`` is set. A fine-tuned network is the ``init`` model's, with
+    the sampling offset of this run's crappifier (the offset only places the network's
+    bicubic skip connection; the weights do not depend on it) and its own skip width.
     """
     if state is not None and "config" in state:
         return ModelConfig.from_dict(state["config"]), None
     if not params.init:
-        return config_for(params.preset, params.scale, params.frames, crappifier.offset), None
+        config = config_for(params.preset, params.scale, params.frames, crappifier.offset)
+        if params.smooth_skip:
+            config = dataclasses.replace(config, skip_sigma=float(skip_sigma))
+        return config, None
     model = open_model(params.init)
     c = model.config
     if (c.scale, c.frames) != (params.scale, params.frames):
@@ -365,27 +378,13 @@ class _Run:
         device: torch.device,
         total_steps: int,
         units: torch.Tensor,
-        network: tuple[ModelConfig, dict[str, torch.Tensor] | None],
+        state: dict[str, Any] | None,
         clock: Clock = time.perf_counter,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
         self.out, self.device, self.clock = out, device, clock
         self.units = units  # (low, span) of each source's input units (pssr_nb.units)
         p = params
-        torch.manual_seed(p.seed)
-        config, initial_weights = network
-        net = ResUNet(config)
-        if initial_weights is not None:
-            net.load_state_dict(initial_weights)
-        # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
-        self.net = net.to(device, memory_format=torch.channels_last)
-        self.loss_fn = make_loss(p.loss)
-        self.optimizer = torch.optim.AdamW(
-            self.net.parameters(),
-            lr=p.learning_rate,
-            weight_decay=p.weight_decay,
-            fused=device.type in ("cpu", "cuda"),
-        )
         self.autocast, fp16 = autocast_for(device, p.amp)
         self.scaler = torch.amp.GradScaler(device.type, enabled=fp16)
         the_split = split(sources, p.val_fraction, p.split_by, p.tile, p.seed)
@@ -416,6 +415,23 @@ class _Run:
         )
         self.validation = ValidationSet(
             sources, regions, crappifier, tuning, p.seed, self.percentiles, INPUT_SMOOTHING
+        )
+        # the validation's Gaussian is tuned first: a smoothed skip (smooth_skip) takes its width
+        tuned = self.validation.tuned
+        sigma = tuned.gaussian_sigma if tuned and tuned.gaussian_sigma else 0.0
+        torch.manual_seed(p.seed)
+        config, initial_weights = network_config(p, crappifier, state, sigma)
+        net = ResUNet(config)
+        if initial_weights is not None:
+            net.load_state_dict(initial_weights)
+        # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
+        self.net = net.to(device, memory_format=torch.channels_last)
+        self.loss_fn = make_loss(p.loss)
+        self.optimizer = torch.optim.AdamW(
+            self.net.parameters(),
+            lr=p.learning_rate,
+            weight_decay=p.weight_decay,
+            fused=device.type in ("cpu", "cuda"),
         )
         self.previews = Previews(self.validation)
         self.step = 0
@@ -662,7 +678,8 @@ def _check_resumable(
 ) -> None:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError("This is not a pssr_nb training checkpoint.", path=path)
-    saved = state["params"]
+    # a setting newer than the checkpoint reads as its default, the value the run had
+    saved = {**to_dict(TrainParams()), **state["params"]}
     now = to_dict(params)
     changed = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
     if changed:
@@ -778,9 +795,10 @@ def run(
     total_steps = int(state["total_steps"]) if state else params.steps
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
-    network = network_config(params, crappifier, state)
+    if params.init and state is None:
+        network_config(params, crappifier)  # a model that does not fit fails before any work
     while True:
-        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, network, clock)
+        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, state, clock)
         try:
             trainer.plan(params.minutes * 60, params.validations)
             break

@@ -1,6 +1,10 @@
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
+from pssr_nb.baselines import smooth
 from pssr_nb.errors import InputError
 from pssr_nb.models import (
     PRESETS,
@@ -59,6 +63,25 @@ def test_untrained_residual_model_starts_at_the_aligned_bicubic_baseline():
     torch.testing.assert_close(net(x), expected)
 
 
+@pytest.mark.parametrize("scale", [1, 4])
+def test_a_smoothed_skip_starts_the_untrained_model_at_the_gaussian_baseline(scale):
+    rng = np.random.default_rng(0)
+    lr = rng.random((21, 30)).astype(np.float32)  # odd sizes: the mirrored edges count too
+    offset = 1.5 if scale > 1 else 0.0
+    smoothed = ResUNet(dataclasses.replace(config_for("small", scale, 1, offset), skip_sigma=1.7))
+    plain = ResUNet(config_for("small", scale, 1, offset))
+    with torch.no_grad():
+        out, out_plain = (
+            net(torch.from_numpy(lr)[None, None])[0, 0].numpy() for net in (smoothed, plain)
+        )
+    expected = smooth(lr, scale, offset, 1.7)
+    assert np.abs(out - expected).max() < 1e-5
+    assert np.abs(out_plain - expected).max() > 0.05  # the check sees a plain skip
+    # the kernel is not a weight: state dicts load across skip widths
+    assert smoothed.state_dict().keys() == plain.state_dict().keys()
+    plain.load_state_dict(smoothed.state_dict())
+
+
 def test_wrong_frame_count_is_explained():
     net = ResUNet(config_for("small", frames=3))
     with pytest.raises(InputError, match=r"\(N, 3, H, W\)"):
@@ -74,6 +97,10 @@ def test_config_round_trip_and_validation():
         ModelConfig(frames=2)
     with pytest.raises(InputError):
         ModelConfig(norm="layer")
+    with pytest.raises(InputError, match="skip_sigma"):
+        ModelConfig(skip_sigma=-1.0)
+    old = {k: v for k, v in cfg.to_dict().items() if k != "skip_sigma"}  # before the field
+    assert ModelConfig.from_dict(old).skip_sigma == 0.0
 
 
 def test_the_upsampler_round_trips_and_old_files_keep_the_pixel_shuffle():

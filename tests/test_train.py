@@ -13,6 +13,7 @@ import torch
 
 from pssr_nb import model_file
 from pssr_nb import train as train_module
+from pssr_nb.baselines import smooth
 from pssr_nb.crappify import Crappifier, Downsample, Gaussian
 from pssr_nb.errors import InputError, WriteFailed
 from pssr_nb.model_file import TrainedModel, atomic_save
@@ -152,6 +153,33 @@ def test_fine_tuning_starts_from_the_model_and_resumes_from_its_checkpoint(hr_fo
     (tmp_path / "b" / "train.json").unlink()
     again = run(tuned, hr_folder, tmp_path / "b", crappifier=crap, resume=True, progress=False)
     assert again.summary["steps"] == 6 and again.model.config == res.model.config
+
+
+def test_a_smoothed_skip_starts_at_the_gaussian_baseline_and_keeps_its_width(hr_folder, tmp_path):
+    crap = Crappifier([Downsample(4), Gaussian(0.1)])
+    runs = {
+        name: run(
+            TrainParams(steps=4, smooth_skip=name == "smoothed", **TINY),
+            hr_folder,
+            tmp_path / name,
+            crappifier=crap,
+            progress=False,
+        )
+        for name in ("smoothed", "plain")
+    }
+    sigma = runs["smoothed"].model.config.skip_sigma
+    assert sigma > 0 and runs["plain"].model.config.skip_sigma == 0.0
+    # the width is the validation's tuned Gaussian, and the untrained network is that baseline
+    for name, width in (("smoothed", sigma), ("plain", 0.0)):
+        previews = load_previews(tmp_path / name / PREVIEWS)
+        expected = np.stack([smooth(lr, 4, crap.offset, sigma) for lr in previews["lr"]])
+        inner = (slice(None), slice(12, -12), slice(12, -12))  # the blocks' context differs
+        error = np.abs(previews["prediction"][0] - expected)[inner].max()
+        assert (error < 5e-3) if width else (error > 0.02), (name, error)
+    # fine-tuning keeps the starting model's skip, whatever smooth_skip says
+    tuned = TrainParams(steps=2, init=str(tmp_path / "smoothed" / "model_last.pt"), **TINY)
+    again = run(tuned, hr_folder, tmp_path / "c", crappifier=crap, progress=False)
+    assert again.model.config.skip_sigma == sigma
 
 
 def test_fine_tuning_checks_the_models_geometry(hr_folder, tmp_path):
