@@ -150,9 +150,10 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # %% [markdown]
 # ## 4. Inspect
 # **Curves.** The loss should fall steeply, then slowly. The validation PSNR (red) must
-# rise above the best simple baseline (blue, dashed): a model from scratch starts at
-# bicubic, below it, and only the part of the red curve above the blue line is what the
-# network adds (a fine-tuned one starts where its model was). The scores are against your
+# rise above the best simple baseline (blue, dashed): a model from scratch starts *at*
+# a simple baseline (bicubic + the Gaussian tuned on your training images; `smooth_skip`),
+# and only the part of the red curve above the blue line is what the network adds (a
+# fine-tuned one starts where its model was). The scores are against your
 # HR scans, noise included, so the gaps look small; notebook 05 scores against cleaner
 # references where it can. With real pairs, the third panel is the same comparison on
 # real scans, and the best model is chosen by it. A red curve that falls again late in

@@ -204,10 +204,11 @@ class TrainParams(Checked):
         0, "Data-loading processes; 0 loads in the main process (best on 2 cores).", minimum=0
     )
     smooth_skip: bool = param(
-        False,
+        True,
         "Start from the best simple baseline: the network's skip is bicubic + the Gaussian "
         "tuned on the training data, not bicubic alone (from random weights; a fine-tuned "
-        "model keeps its own skip).",
+        "model keeps its own skip; benchmarks/RESULTS.md, 'A network that starts at the "
+        "best baseline').",
     )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(
