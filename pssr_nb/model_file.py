@@ -92,6 +92,8 @@ class TrainedModel:
             f"{cfg.frames} input frame{'s' if cfg.frames > 1 else ''}",
             f"{count_parameters(self.network) / 1e6:.2f} M parameters",
         ]
+        if cfg.residual and cfg.skip_sigma > 0:
+            parts.append(f"adds to bicubic + a Gaussian of {cfg.skip_sigma:g} HR px")
         if self.modality:
             parts.append(f"trained on {self.modality}")
         if self.pixel_size_nm:

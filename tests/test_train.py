@@ -174,6 +174,8 @@ def test_a_smoothed_skip_starts_at_the_gaussian_baseline_and_keeps_its_width(hr_
     }
     sigma = runs["smoothed"].model.config.skip_sigma
     assert sigma > 0 and runs["plain"].model.config.skip_sigma == 0.0
+    assert f"Gaussian of {sigma:g} HR px" in runs["smoothed"].model.describe()
+    assert "Gaussian" not in runs["plain"].model.describe()
     # the width is the validation's tuned Gaussian, and the untrained network is that baseline
     for name, width in (("smoothed", sigma), ("plain", 0.0)):
         previews = load_previews(tmp_path / name / PREVIEWS)
