@@ -279,26 +279,21 @@ def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
 
 
 def network_config(
-    params: TrainParams,
-    crappifier: Crappifier,
-    state: dict[str, Any] | None = None,
-    skip_sigma: float = 0.0,
+    params: TrainParams, crappifier: Crappifier, state: dict[str, Any] | None = None
 ) -> tuple[ModelConfig, dict[str, torch.Tensor] | None]:
     """The network a run trains, and its initial weights when it fine-tunes (``init``).
 
-    A resumed run rebuilds the network its checkpoint recorded. A network from random
-    weights gets ``skip_sigma`` (the tuned Gaussian's width) as the width of its skip
-    when ``params.smooth_skip`` is set. A fine-tuned network is the ``init`` model's, with
-    the sampling offset of this run's crappifier (the offset only places the network's
-    bicubic skip connection; the weights do not depend on it) and its own skip width.
+    A resumed run rebuilds the network its checkpoint recorded. A fine-tuned network
+    is the ``init`` model's, with the sampling offset of this run's crappifier (the
+    offset only places the network's bicubic skip connection; the weights do not
+    depend on it) and its own skip width. A network from random weights has the plain
+    bicubic skip; with ``params.smooth_skip`` the run widens it to the tuned Gaussian's
+    (see :class:`_Run`).
     """
     if state is not None and "config" in state:
         return ModelConfig.from_dict(state["config"]), None
     if not params.init:
-        config = config_for(params.preset, params.scale, params.frames, crappifier.offset)
-        if params.smooth_skip:
-            config = dataclasses.replace(config, skip_sigma=float(skip_sigma))
-        return config, None
+        return config_for(params.preset, params.scale, params.frames, crappifier.offset), None
     model = open_model(params.init)
     c = model.config
     if (c.scale, c.frames) != (params.scale, params.frames):
@@ -379,8 +374,9 @@ class _Run:
         device: torch.device,
         total_steps: int,
         units: torch.Tensor,
-        state: dict[str, Any] | None,
+        network: tuple[ModelConfig, dict[str, torch.Tensor] | None],
         clock: Clock = time.perf_counter,
+        smooth_skip: bool = False,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
         self.out, self.device, self.clock = out, device, clock
@@ -417,11 +413,11 @@ class _Run:
         self.validation = ValidationSet(
             sources, regions, crappifier, tuning, p.seed, self.percentiles, INPUT_SMOOTHING
         )
-        # the validation's Gaussian is tuned first: a smoothed skip (smooth_skip) takes its width
+        config, initial_weights = network
         tuned = self.validation.tuned
-        sigma = tuned.gaussian_sigma if tuned and tuned.gaussian_sigma else 0.0
+        if smooth_skip and tuned and tuned.gaussian_sigma:  # the validation's tuned width
+            config = dataclasses.replace(config, skip_sigma=float(tuned.gaussian_sigma))
         torch.manual_seed(p.seed)
-        config, initial_weights = network_config(p, crappifier, state, sigma)
         net = ResUNet(config)
         if initial_weights is not None:
             net.load_state_dict(initial_weights)
@@ -796,10 +792,21 @@ def run(
     total_steps = int(state["total_steps"]) if state else params.steps
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
-    if params.init and state is None:
-        network_config(params, crappifier)  # a model that does not fit fails before any work
+    network = network_config(params, crappifier, state)
+    smooth_skip = params.smooth_skip and state is None and not params.init  # fresh weights only
     while True:
-        trainer = _Run(params, sources, crappifier, out, device, total_steps, units, state, clock)
+        trainer = _Run(
+            params,
+            sources,
+            crappifier,
+            out,
+            device,
+            total_steps,
+            units,
+            network,
+            clock,
+            smooth_skip,
+        )
         try:
             trainer.plan(params.minutes * 60, params.validations)
             break
