@@ -166,6 +166,16 @@ def main() -> None:
         default=TrainParams.smooth_skip,
         help="scratch runs start from bicubic + the tuned Gaussian (TrainParams.smooth_skip)",
     )
+    parser.add_argument(
+        "--fresh-head",
+        action=argparse.BooleanOptionalAction,
+        default=TrainParams.fresh_head,
+        help="fine-tuned runs start at bicubic + the tuned Gaussian with the pretrained "
+        "features (TrainParams.fresh_head)",
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=0.0, help="0: training's default for the arm"
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -198,6 +208,8 @@ def main() -> None:
                             seed=seed,
                             loss=args.loss,
                             smooth_skip=args.smooth_skip,
+                            fresh_head=args.fresh_head,
+                            learning_rate=args.learning_rate,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -215,6 +227,8 @@ def main() -> None:
                     "steps": steps,
                     "loss": args.loss if arm != "pretrained" else None,
                     "smooth_skip": args.smooth_skip if arm == "scratch" else None,
+                    "fresh_head": args.fresh_head if arm == "fine-tuned" else None,
+                    "learning_rate": args.learning_rate or None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))

@@ -210,6 +210,12 @@ class TrainParams(Checked):
         "model keeps its own skip; benchmarks/RESULTS.md, 'A network that starts at the "
         "best baseline').",
     )
+    fresh_head: bool = param(
+        False,
+        "When fine-tuning: keep init's learned features but start at the best simple "
+        "baseline, as smooth_skip starts a network from random weights (init's output layer "
+        "zeroed, its skip bicubic + the tuned Gaussian).",
+    )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(
         0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
@@ -288,7 +294,7 @@ def network_config(
     offset only places the network's bicubic skip connection; the weights do not
     depend on it) and its own skip width. A network from random weights has the plain
     bicubic skip; with ``params.smooth_skip`` the run widens it to the tuned Gaussian's
-    (see :class:`_Run`).
+    (see :class:`_Run`), and so does a fine-tuned one with ``params.fresh_head``.
     """
     if state is not None and "config" in state:
         return ModelConfig.from_dict(state["config"]), None
@@ -377,6 +383,7 @@ class _Run:
         network: tuple[ModelConfig, dict[str, torch.Tensor] | None],
         clock: Clock = time.perf_counter,
         smooth_skip: bool = False,
+        fresh_head: bool = False,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
         self.out, self.device, self.clock = out, device, clock
@@ -421,6 +428,9 @@ class _Run:
         net = ResUNet(config)
         if initial_weights is not None:
             net.load_state_dict(initial_weights)
+            if fresh_head:  # init's features, this run's baseline as the starting output
+                torch.nn.init.zeros_(net.reconstruction.conv.weight)
+                torch.nn.init.zeros_(net.reconstruction.conv.bias)
         # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
         self.net = net.to(device, memory_format=torch.channels_last)
         self.loss_fn = make_loss(p.loss)
@@ -793,7 +803,15 @@ def run(
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
     network = network_config(params, crappifier, state)
-    smooth_skip = params.smooth_skip and state is None and not params.init  # fresh weights only
+    fresh_head = bool(params.init and params.fresh_head and state is None)
+    if fresh_head and not network[0].residual:
+        raise InputError(
+            "fresh_head starts the output at the baseline through the network's skip "
+            "connection, and this model has none.",
+            path=params.init,
+            fix="Fine-tune it with fresh_head off.",
+        )
+    smooth_skip = state is None and (params.smooth_skip and not params.init or fresh_head)
     while True:
         trainer = _Run(
             params,
@@ -806,6 +824,7 @@ def run(
             network,
             clock,
             smooth_skip,
+            fresh_head,
         )
         try:
             trainer.plan(params.minutes * 60, params.validations)

@@ -187,6 +187,17 @@ def test_a_smoothed_skip_starts_at_the_gaussian_baseline_and_keeps_its_width(hr_
     tuned = TrainParams(steps=2, init=str(tmp_path / "smoothed" / "model_last.pt"), **TINY)
     again = run(tuned, hr_folder, tmp_path / "c", crappifier=crap, progress=False)
     assert again.model.config.skip_sigma == sigma
+    # unless fresh_head: the plain model's features, started at the tuned Gaussian baseline
+    init = tmp_path / "plain" / "model_last.pt"
+    fresh = TrainParams(steps=2, init=str(init), fresh_head=True, **TINY)
+    restarted = run(fresh, hr_folder, tmp_path / "d", crappifier=crap, progress=False)
+    assert restarted.model.config.skip_sigma == sigma
+    previews = load_previews(tmp_path / "d" / PREVIEWS)
+    expected = np.stack([smooth(lr, 4, crap.offset, sigma) for lr in previews["lr"]])
+    assert np.abs(previews["prediction"][0] - expected)[inner].max() < 5e-3
+    before, after = (m.network.state_dict() for m in (TrainedModel.load(init), restarted.model))
+    first = next(k for k in before if k.startswith("encoder") and k.endswith("weight"))
+    assert (after[first].float() - before[first].float()).abs().max() < 1e-2  # two Adam steps
 
 
 def test_fine_tuning_checks_the_models_geometry(hr_folder, tmp_path):
