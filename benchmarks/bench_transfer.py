@@ -173,9 +173,6 @@ def main() -> None:
         help="fine-tuned runs start at bicubic + the tuned Gaussian with the pretrained "
         "features (TrainParams.fresh_head)",
     )
-    parser.add_argument(
-        "--learning-rate", type=float, default=0.0, help="0: training's default for the arm"
-    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -209,7 +206,6 @@ def main() -> None:
                             loss=args.loss,
                             smooth_skip=args.smooth_skip,
                             fresh_head=args.fresh_head,
-                            learning_rate=args.learning_rate,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -228,7 +224,6 @@ def main() -> None:
                     "loss": args.loss if arm != "pretrained" else None,
                     "smooth_skip": args.smooth_skip if arm == "scratch" else None,
                     "fresh_head": args.fresh_head if arm == "fine-tuned" else None,
-                    "learning_rate": args.learning_rate or None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))

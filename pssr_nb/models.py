@@ -286,11 +286,16 @@ class ResUNet(nn.Module):
         self.reconstruction = Reconstruction(
             c.frames, 1, c.hidden[0], c.scale, c.recon_channels, c.upsampler
         )
-        if c.residual:  # start exactly at the interpolation (or smoothing) baseline
-            nn.init.zeros_(self.reconstruction.conv.weight)
-            nn.init.zeros_(self.reconstruction.conv.bias)
+        if c.residual:
+            self.start_at_skip()
         # not in the state dict: weights load across skip widths (fine-tuning, old files)
         self.register_buffer("skip_kernel", gaussian_kernel(c.skip_sigma), persistent=False)
+
+    def start_at_skip(self) -> None:
+        """Zero the output layer: the network then gives exactly its skip connection, the
+        interpolation (or smoothing) baseline, whatever its other weights."""
+        nn.init.zeros_(self.reconstruction.conv.weight)
+        nn.init.zeros_(self.reconstruction.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config

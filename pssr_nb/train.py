@@ -382,8 +382,7 @@ class _Run:
         units: torch.Tensor,
         network: tuple[ModelConfig, dict[str, torch.Tensor] | None],
         clock: Clock = time.perf_counter,
-        smooth_skip: bool = False,
-        fresh_head: bool = False,
+        start_at_baseline: bool = False,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
         self.out, self.device, self.clock = out, device, clock
@@ -422,15 +421,14 @@ class _Run:
         )
         config, initial_weights = network
         tuned = self.validation.tuned
-        if smooth_skip and tuned and tuned.gaussian_sigma:  # the validation's tuned width
+        if start_at_baseline and tuned and tuned.gaussian_sigma:  # the validation's width
             config = dataclasses.replace(config, skip_sigma=float(tuned.gaussian_sigma))
         torch.manual_seed(p.seed)
         net = ResUNet(config)
         if initial_weights is not None:
             net.load_state_dict(initial_weights)
-            if fresh_head:  # init's features, this run's baseline as the starting output
-                torch.nn.init.zeros_(net.reconstruction.conv.weight)
-                torch.nn.init.zeros_(net.reconstruction.conv.bias)
+        if start_at_baseline and config.residual:  # fine-tuned: init's features kept
+            net.start_at_skip()
         # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
         self.net = net.to(device, memory_format=torch.channels_last)
         self.loss_fn = make_loss(p.loss)
@@ -811,7 +809,7 @@ def run(
             path=params.init,
             fix="Fine-tune it with fresh_head off.",
         )
-    smooth_skip = state is None and (params.smooth_skip and not params.init or fresh_head)
+    start_at_baseline = state is None and (params.smooth_skip and not params.init or fresh_head)
     while True:
         trainer = _Run(
             params,
@@ -823,8 +821,7 @@ def run(
             units,
             network,
             clock,
-            smooth_skip,
-            fresh_head,
+            start_at_baseline,
         )
         try:
             trainer.plan(params.minutes * 60, params.validations)
