@@ -44,8 +44,9 @@ from .normalize import Normalization, percentile_normalization
 from .params import Checked, param, setting_error, to_dict
 from .phantoms import Microscope, SimulateParams, scan_noise
 from .phantoms import run as simulate_run
+from .run_files import RUN_FILES
 from .sampling import scale_setting, upsample
-from .train import RUN_FILES, TrainParams
+from .train import TrainParams
 from .train import run as train_run
 
 __all__ = ["TEST_SEEDS", "TRAIN_SEEDS", "DemoParams", "field_cases", "reference_modality", "run"]

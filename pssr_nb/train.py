@@ -32,36 +32,38 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from . import __version__
 from .crappify import Crappifier
-from .data import (
-    MIN_TRAINING_TILE_LR,
-    HRDataset,
-    Source,
-    check_tile,
-    fixed_regions,
-    load_sources,
-    split,
-)
+from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
-from .losses import LOSSES, make_loss
+from .losses import make_loss
 from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
-from .models import PRESETS, ModelConfig, ResUNet, config_for, count_parameters
-from .pair_validation import COLUMNS as PAIR_COLUMNS
+from .models import ModelConfig, ResUNet, config_for, count_parameters
 from .pair_validation import PairValidation
-from .params import Checked, param, setting_error, to_dict
+from .params import to_dict
 from .predict import PredictParams
-from .sampling import DEFAULT_SCALE, MAX_SCALE
+from .run_files import (
+    CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    LOG_COLUMNS,
+    RESUMABLE_CHANGES,
+    RUN_FILES,
+    check_resumable,
+    data_fingerprint,
+    is_interrupted,
+    rewrite_log,
+)
+from .sampling import DEFAULT_SCALE
+from .train_settings import LEARNING_RATES, TrainInputs, TrainParams, effective_params
 from .units import INPUT_SMOOTHING, source_units, to_units
-from .validation import COLUMNS as VALIDATION_COLUMNS
 from .validation import CONTEXT, PREVIEWS, Previews, ValidationSet
 
 __all__ = [
@@ -96,160 +98,8 @@ class StopTraining(Exception):
     the checkpoint is written and the run can be resumed (a stop button)."""
 
 
-CHECKPOINT = "checkpoint.pt"
-#: The files a run writes into its folder.
-RUN_FILES = (CHECKPOINT, "model_best.pt", "model_last.pt", "log.csv", "train.json", PREVIEWS)
-CHECKPOINT_FORMAT = "pssr_nb.checkpoint"
-LOG_COLUMNS = (
-    "step",
-    "seconds",
-    "kind",
-    "loss",
-    "learning_rate",
-    *VALIDATION_COLUMNS,
-    *PAIR_COLUMNS,
-)
-#: Settings that may change when a run is resumed (they do not change the result).
-RESUMABLE_CHANGES = ("device", "workers", "checkpoint_minutes", "amp")
-
-
 #: The fewest steps a time budget plans, however small the budget.
 MIN_STEPS = 10
-
-
-@dataclasses.dataclass
-class TrainInputs(Checked):
-    """What to train on (``pssr-nb train``; notebook 03 takes them from the project)."""
-
-    hr: str = param("", "HR training images: a file or folder.", required=True)
-    crappifier: str = param(
-        "",
-        "crappifier.json from calibration; it sets the scale and sampling offset. Empty: "
-        f"a generic crappifier at scale {DEFAULT_SCALE} (or the scale setting).",
-    )
-
-
-@dataclasses.dataclass
-class TrainParams(Checked):
-    """Settings of a training run (the train notebook's form and ``pssr-nb train``)."""
-
-    #: Quick mode (CI, a first look): the starting values a form takes instead.
-    QUICK: ClassVar[dict[str, Any]] = {
-        "steps": 30,
-        "tile": 64,
-        "batch_size": 4,
-        "val_tiles": 4,
-        "validations": 3,
-    }
-
-    preset: str = param(
-        "small", "Network size (ignored when fine-tuning: init's network).", choices=tuple(PRESETS)
-    )
-    init: str = param(
-        "",
-        "Fine-tune: start from this model (a sample model name such as em_x4, a model file "
-        "or a PSSR2 .pth); empty trains from random weights.",
-    )
-    scale: int = param(
-        0,
-        "Super-resolution factor; 0 takes the crappifier's (the crappifier sets the sampling "
-        f"geometry; without one, {DEFAULT_SCALE}).",
-        minimum=0,
-        maximum=MAX_SCALE,
-    )
-    frames: int = param(
-        1, "Input frames (odd): neighbouring time points or slices.", minimum=1, odd=True
-    )
-    minutes: float = param(5.0, "Time budget in minutes (used when steps is 0).", above=0)
-    steps: int = param(0, "Optimisation steps; 0 fits the run into the time budget.", minimum=0)
-    batch_size: int = param(0, "Tiles per step; 0 = 16 on a GPU, 8 on a CPU.", minimum=0)
-    tile: int = param(0, "HR tile size in pixels; 0 = 256 on a GPU, 128 on a CPU.", minimum=0)
-    learning_rate: float = param(
-        0.0,
-        "Peak learning rate (warm-up, then cosine decay); 0 = 1e-3, or 3e-4 when fine-tuning.",
-        minimum=0,
-    )
-    weight_decay: float = param(1e-4, "AdamW weight decay.", minimum=0)
-    loss: str = param(
-        "l1",
-        "Training loss: l1, mse, or msssim_l1 (PSSR's MS-SSIM + L1: slower per step and "
-        "below L1 in the measurements of benchmarks/RESULTS.md).",
-        choices=LOSSES,
-    )
-    val_fraction: float = param(
-        0.2, "Fraction of the data held out for validation.", minimum=0, maximum=0.9
-    )
-    split_by: str = param(
-        "tile", "Hold out tiles of every image, or whole images.", choices=("tile", "image")
-    )
-    val_tiles: int = param(
-        16,
-        "Held-out regions scored at every validation (crappified once, same noise every time).",
-        minimum=1,
-    )
-    val_lr: str = param(
-        "", "Real LR images (folder) scored at every validation; the best model is chosen by them."
-    )
-    val_hr: str = param("", "The HR images of the same fields as val_lr (same file names).")
-    val_semi_synthetic: bool = param(
-        False, "val_lr are low-SNR scans at the HR pixel size: decimate them by scale first."
-    )
-    validations: int = param(10, "How many times to validate during the run.", minimum=1)
-    checkpoint_minutes: float = param(
-        2.0, "Write a resumable checkpoint this often (0 = every step).", minimum=0
-    )
-    device: str = param("auto", "auto, cpu, cuda, cuda:1 or mps.")
-    amp: bool = param(True, "Mixed precision on CUDA (bf16 where supported).")
-    workers: int = param(
-        0, "Data-loading processes; 0 loads in the main process (best on 2 cores).", minimum=0
-    )
-    smooth_skip: bool = param(
-        True,
-        "Start from the best simple baseline: the network's skip is bicubic + the Gaussian "
-        "tuned on the training data, not bicubic alone (from random weights; a fine-tuned "
-        "model keeps its own skip; benchmarks/RESULTS.md, 'A network that starts at the "
-        "best baseline').",
-    )
-    fresh_head: bool = param(
-        False,
-        "When fine-tuning: keep init's learned features but start at the best simple "
-        "baseline, as smooth_skip starts a network from random weights (init's output layer "
-        "zeroed, its skip bicubic + the tuned Gaussian).",
-    )
-    modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
-    seed: int = param(
-        0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
-    )
-
-    def check_together(self) -> None:
-        if self.tile and self.scale and self.tile % self.scale:
-            good = self.tile - self.tile % self.scale or self.scale * 16
-            raise setting_error(
-                self,
-                "tile",
-                f"a multiple of scale = {self.scale}",
-                fix=f"Give --tile (tile=) {good} or 0 for the default, or a --scale (scale=) "
-                f"that divides {self.tile}.",
-            )
-        smallest = MIN_TRAINING_TILE_LR * max(self.scale, 1)
-        if self.tile and self.tile < smallest:
-            raise setting_error(self, "tile", f"0 (the default) or at least {smallest}")
-        if bool(self.val_lr) != bool(self.val_hr):
-            empty = "val_hr" if self.val_lr else "val_lr"
-            raise setting_error(
-                self,
-                empty,
-                "the folder of the other side of the real pairs",
-                fix="Give both --val-lr and --val-hr (val_lr=, val_hr=), or neither.",
-            )
-        if self.val_semi_synthetic and not self.val_lr:
-            raise setting_error(
-                self,
-                "val_semi_synthetic",
-                "false when there are no real pairs (val_lr)",
-                fix="Give --val-lr and --val-hr (val_lr=, val_hr=), or drop --val-semi-synthetic "
-                "(val_semi_synthetic=False).",
-            )
 
 
 @dataclasses.dataclass
@@ -266,22 +116,6 @@ class TrainResult:
 ValidationHook = Callable[[TrainedModel, dict[str, Any]], "dict[str, Any] | None"]
 #: A clock in seconds (``time.perf_counter``); tests inject a fake one.
 Clock = Callable[[], float]
-
-
-#: Peak learning rates when ``learning_rate`` is 0: from random weights, and fine-tuning.
-LEARNING_RATES = {"scratch": 1e-3, "fine-tune": 3e-4}
-
-
-def effective_params(params: TrainParams, device: torch.device) -> TrainParams:
-    """Fill the defaults that depend on the device (batch and tile size) and on ``init``."""
-    gpu = device.type == "cuda"
-    return dataclasses.replace(
-        params,
-        batch_size=params.batch_size or (16 if gpu else 8),
-        tile=params.tile or (256 if gpu else 128),
-        learning_rate=params.learning_rate
-        or LEARNING_RATES["fine-tune" if params.init else "scratch"],
-    )
 
 
 def network_config(
@@ -354,18 +188,6 @@ def warmup_cosine(step: int, total: int, warmup: float = 0.1) -> float:
         return 0.04 + 0.96 * step / n_warm
     progress = (step - n_warm) / max(1, total - n_warm)
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def _data_fingerprint(sources: Sequence[Source]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": s.name,
-            "shape": list(s.shape),
-            "low": s.normalization.low,
-            "high": s.normalization.high,
-        }
-        for s in sources
-    ]
 
 
 class _Run:
@@ -638,7 +460,7 @@ class _Run:
                 "pssr_nb_version": __version__,
                 "params": to_dict(self.params),
                 "crappifier": self.crappifier.to_dict(),
-                "data": _data_fingerprint(self.sources),
+                "data": data_fingerprint(self.sources),
                 "config": self.net.config.to_dict(),
                 "model": self.net.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
@@ -662,44 +484,10 @@ class _Run:
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.history, self.best = list(state["history"]), dict(state["best"])
         torch.set_rng_state(state["torch_rng"])
-        _rewrite_log(self.out / "log.csv", self.history)
+        rewrite_log(self.out / "log.csv", self.history)
         if (self.out / PREVIEWS).exists():
             self.previews.load(self.out / PREVIEWS)
             self.previews.keep_until(self.step)
-
-
-def _rewrite_log(path: Path, history: list[dict[str, Any]]) -> None:
-    """Make ``log.csv`` agree with the checkpoint (rows after it were not kept)."""
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, LOG_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
-    tmp.replace(path)
-
-
-def _check_resumable(
-    state: Any, params: TrainParams, sources: Sequence[Source], path: Path
-) -> None:
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError("This is not a pssr_nb training checkpoint.", path=path)
-    # a setting newer than the checkpoint reads as its default, the value the run had
-    saved = {**to_dict(TrainParams()), **state["params"]}
-    now = to_dict(params)
-    changed = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
-    if changed:
-        diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-        raise ResumeMismatchError(
-            f"The settings differ from the interrupted run ({diffs}).",
-            path=path,
-            fix="Resume with the same settings, or start a new run in another folder.",
-        )
-    if state["data"] != _data_fingerprint(sources):
-        raise ResumeMismatchError(
-            "The training images differ from those of the interrupted run.",
-            path=path,
-            fix="Resume with the same images, or start a new run in another folder.",
-        )
 
 
 def run(
@@ -794,7 +582,7 @@ def run(
         check_tile(source, params.tile, params.scale)
     hooks = _validation_hooks(params, on_validate)
     if state is not None:
-        _check_resumable(state, params, sources, ckpt)
+        check_resumable(state, params, sources, ckpt)
     for name in (CHECKPOINT, "model_best.pt", "model_last.pt", PREVIEWS):
         remove_leftover_temporaries(out / name)  # from a kill -9 during a write
     total_steps = int(state["total_steps"]) if state else params.steps
@@ -977,15 +765,6 @@ def preview_pair(
     lr_tile = crappifier(hr_tile, seed=seed)
     frames = hr_tile.shape[1]
     return hr_tile[0, frames // 2].numpy(), lr_tile[0, frames // 2].numpy()
-
-
-def is_interrupted(run_dir: str | Path) -> bool:
-    """True when ``run_dir`` holds a checkpoint of a run that did not finish."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CHECKPOINT).exists():
-        return False
-    summary = run_dir / "train.json"
-    return not summary.exists() or json.loads(summary.read_text()).get("stopped") != "finished"
 
 
 def start_or_resume(
