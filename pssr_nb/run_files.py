@@ -26,6 +26,7 @@ __all__ = [
     "LOG_COLUMNS",
     "RESUMABLE_CHANGES",
     "RUN_FILES",
+    "append_log",
     "check_resumable",
     "data_fingerprint",
     "is_interrupted",
@@ -60,6 +61,16 @@ def data_fingerprint(sources: Sequence[Source]) -> list[dict[str, Any]]:
         }
         for s in sources
     ]
+
+
+def append_log(path: Path, row: dict[str, Any]) -> None:
+    """Add one row to ``log.csv``, with the header when the file is new."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, LOG_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def rewrite_log(path: Path, history: list[dict[str, Any]]) -> None:

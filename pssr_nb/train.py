@@ -23,7 +23,6 @@ Files in the output folder:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -56,6 +55,7 @@ from .run_files import (
     LOG_COLUMNS,
     RESUMABLE_CHANGES,
     RUN_FILES,
+    append_log,
     check_resumable,
     data_fingerprint,
     is_interrupted,
@@ -416,12 +416,7 @@ class _Run:
 
     def log(self, row: dict[str, Any]) -> None:
         self.history.append(row)
-        new = not (self.out / "log.csv").exists()
-        with open(self.out / "log.csv", "a", newline="") as fh:
-            writer = csv.DictWriter(fh, LOG_COLUMNS, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_log(self.out / "log.csv", row)
 
     @property
     def percentiles(self) -> tuple[float, float]:
