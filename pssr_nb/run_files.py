@@ -1,5 +1,14 @@
 """The files of a training run's folder: the checkpoint, the log, and whether a run can resume.
 
+- ``checkpoint.pt``: everything needed to resume (weights, optimizer,
+  scheduler, step, history), written atomically at a time interval;
+- ``model_best.pt`` / ``model_last.pt``: :class:`~pssr_nb.model_file.TrainedModel`
+  files for inference (best validation score / end of the run);
+- ``log.csv``: one row per logged step and per validation (:func:`append_log`);
+- ``train.json``: the run's settings, data, timings and final scores;
+- ``validation_previews.npz``: predictions for a few held-out regions at every
+  validation, for the notebook's viewer.
+
 A run resumes only with the settings (but those of :data:`RESUMABLE_CHANGES`) and the
 images it was started with; :func:`check_resumable` says which differ.
 """

@@ -4,21 +4,13 @@ A run is a number of optimisation steps. When the user gives a time budget
 instead, the step count is planned at the start from a short timing of real
 steps and re-planned as the run goes from the measured pace, so the run ends
 on time even when the machine slows down or speeds up, and the learning-rate
-schedule (AdamW, warm-up then cosine) always runs to its end. Every step is a pure function of ``(seed, step)``: its tiles come
-from :class:`~pssr_nb.data.HRDataset` by index and its noise from a generator
-seeded with the step, so a run resumed from a checkpoint continues exactly
-where the interrupted one stopped.
+schedule (AdamW, warm-up then cosine) always runs to its end. Every step is a pure
+function of ``(seed, step)``: its tiles come from :class:`~pssr_nb.data.HRDataset` by
+index and its noise from a generator seeded with the step, so a run resumed from a
+checkpoint continues exactly where the interrupted one stopped.
 
-Files in the output folder:
-
-- ``checkpoint.pt``: everything needed to resume (weights, optimizer,
-  scheduler, step, history), written atomically at a time interval;
-- ``model_best.pt`` / ``model_last.pt``: :class:`~pssr_nb.model_file.TrainedModel`
-  files for inference (best validation PSNR / end of the run);
-- ``log.csv``: one row per logged step and per validation;
-- ``train.json``: the run's settings, data, timings and final scores;
-- ``validation_previews.npz``: predictions for a few held-out regions at every
-  validation, for the notebook's viewer.
+The files a run writes into its output folder (checkpoint, best and last model, log,
+settings and validation previews) are described in :mod:`pssr_nb.run_files`.
 """
 
 from __future__ import annotations
