@@ -11,7 +11,8 @@ microscope (scanning EM or confocal), calibrates the crappifier on their LR/HR p
 small preset with it. **Real images** (``--real-stage``, the default for EM; needs
 ``../shared/data``): fine-tunes that model on
 the real public images whose licence allows shipping derived weights
-(``benchmarks/real_sets.py``) together with some of the phantoms, every sample crappified
+(``benchmarks/real_sets.py``) together with some of the phantoms and a few featureless
+fields (noise over nothing must stay nothing), every sample crappified
 at a photon count drawn over a broad range around the calibrated one (a user's scan is
 rarely at the calibration's dose). The best model is written in float16, its origin naming
 both stages, the real datasets and their licences. Everything except timings is a function
@@ -33,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from pssr_nb.calibrate import CalibrateParams, calibrate_pairs
 from pssr_nb.crappify import Crappifier
@@ -62,6 +64,23 @@ REAL_RECIPES = {"em": (6000, 12, 3.0), "fluorescence": (6000, 16, 3.0)}
 #: benchmark (RESULTS.md, "Leave one real dataset out"). For fluorescence it made the model
 #: worse on the one real set no shipped model may see, so it ships from phantoms alone.
 SHIPPED_WITH_REAL_STAGE = {"em": True, "fluorescence": False}
+#: Featureless fields in the real stage's mix (0: none): smooth 256 x 256 brightness
+#: fields with no structure finer than a quarter of their side, so that the network sees
+#: noise over nothing and learns to draw nothing there. Without them the EM model drew
+#: lines into pure noise (flagged by the flat-noise check of ``pssr_nb.trust``); two cured
+#: it (benchmarks/RESULTS.md, "Sample model"). Fluorescence ships without the real stage.
+FEATURELESS = {"em": 2, "fluorescence": 0}
+
+
+def featureless_fields(n: int, seed: int, size: int = 256) -> list[np.ndarray]:
+    """``n`` smooth brightness fields spanning their whole range, from ``seed``."""
+    rng = np.random.default_rng([seed, 7])
+    fields = []
+    for _ in range(n):
+        field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 4, mode="wrap")
+        low, high = field.min(), field.max()
+        fields.append(((field - low) / (high - low)).astype(np.float32))
+    return fields
 
 
 def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedModel:
@@ -114,8 +133,10 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
     sources = [Source(folder / "hr" / i["file"]) for i in record["images"]]
     for real in sets:
         sources += [Source(ImageData(np.asarray(p), "YX", {})) for p in real.planes()[0]]
+    fields = featureless_fields(args.featureless, args.seed)
+    sources += [Source(ImageData(f, "YX", {})) for f in fields]
     crappifier = Crappifier.from_dict(start.crappifier).with_dose_range(dose_range)
-    print(f"real stage on {[s.name for s in sets]} + {n_phantoms} phantoms")
+    print(f"real stage on {[s.name for s in sets]} + {n_phantoms} phantoms + {len(fields)} fields")
     print(crappifier.describe())
     result = train(
         TrainParams(
@@ -138,7 +159,8 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
         f"{start.origin}, then scripts/train_sample_model.py --specimen {args.specimen} "
         f"--seed {args.seed} --loss {args.loss}"
         f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}: "
-        f"{steps} steps on real images [{real}] and {n_phantoms} phantoms, photon count "
+        f"{steps} steps on real images [{real}], {n_phantoms} phantoms"
+        f"{f' and {len(fields)} featureless fields' if fields else ''}, photon count "
         f"drawn up to {dose_range:g}x either side of the calibrated one"
     )
     return model
@@ -151,6 +173,9 @@ def main() -> None:
     parser.add_argument("--real-steps", type=int, default=None, help="default: the recipe")
     parser.add_argument(
         "--dose-range", type=float, default=None, help="of the phantom stage; default: the recipe"
+    )
+    parser.add_argument(
+        "--featureless", type=int, default=None, help="of the real stage; default: the recipe"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -171,6 +196,8 @@ def main() -> None:
     steps, images, dose_range = RECIPES[args.specimen]
     args.steps, args.images = args.steps or steps, args.images or images
     args.dose_range = args.dose_range or dose_range
+    if args.featureless is None:
+        args.featureless = FEATURELESS[args.specimen]
     if args.hold_out and not args.out:
         raise SystemExit("a --hold-out model is a measurement: give --out outside the package")
     if args.real_stage is None:

@@ -3,6 +3,7 @@ import pytest
 
 from pssr_nb.model_file import load_sample_model
 from pssr_nb.trust import (
+    FLAT_LEVELS,
     flat_field_check,
     flat_noise_check,
     structure_sd,
@@ -117,3 +118,17 @@ def test_the_flat_field_check_catches_a_painter_and_an_over_sharpener():
     assert verdicts(painter) == [True, True]
     assert verdicts(over_sharpener) == [True, True]
     assert verdicts(denoiser) == verdicts(flat) == [False, False]
+
+
+def test_the_shipped_em_model_draws_nothing_into_flat_noise():
+    """The benchmark's flat-noise verdict on the shipped EM model, kept from regressing: a
+    rebuild that started at the smoothed skip without featureless fields drew lines into
+    the noise at brightness 0.5 (benchmarks/RESULTS.md, "Sample model"), and fails here."""
+    from pssr_nb.baselines import Tuned
+
+    model = load_sample_model("em_x4")
+    # the bar: the Gaussian tuned on its training blocks, which its skip applies (HR px)
+    assert model.config.skip_sigma > 0
+    result = flat_noise_check(model, tuned=Tuned(gaussian_sigma=model.config.skip_sigma))
+    assert result["bar"] == "bicubic+gaussian"
+    assert [r["invents"] for r in result["rows"]] == [False] * len(FLAT_LEVELS)
