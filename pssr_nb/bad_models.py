@@ -22,7 +22,10 @@ from .metrics import care_normalize
 from .normalize import DEFAULT_PERCENTILES
 from .phantoms import simulate
 
-__all__ = ["blur", "over_sharpen", "paint", "specimen_detail"]
+__all__ = ["UNSHARP_SIGMA", "blur", "over_sharpen", "paint", "specimen_detail"]
+
+#: The radius of :func:`over_sharpen`'s unsharp mask, in HR pixels.
+UNSHARP_SIGMA = 2.0
 
 
 def specimen_detail(
@@ -47,9 +50,9 @@ def paint(image: np.ndarray, detail: np.ndarray, contrast: float | None = None) 
 
 
 def over_sharpen(image: np.ndarray, amount: float = 1.5, gamma: float = 2.2) -> np.ndarray:
-    """An unsharp mask of ``amount`` (Gaussian of 2 pixels), then a gamma curve on 0-1."""
+    """An unsharp mask of ``amount`` (Gaussian of :data:`UNSHARP_SIGMA`), then a gamma curve."""
     image = np.asarray(image, np.float64)
-    sharp = image + amount * (image - ndimage.gaussian_filter(image, 2))
+    sharp = image + amount * (image - ndimage.gaussian_filter(image, UNSHARP_SIGMA))
     lo, hi = np.percentile(sharp, [0.5, 99.5])
     return np.clip((sharp - lo) / (hi - lo or 1.0), 0, 1) ** gamma
 

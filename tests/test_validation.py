@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from pssr_nb.bad_models import UNSHARP_SIGMA
 from pssr_nb.crappify import Crappifier
 from pssr_nb.data import Source, fixed_regions, split
 from pssr_nb.io import ImageData
@@ -66,8 +67,8 @@ def _blur(y):
 
 
 def _sharpen(y):
-    # the unsharp radius of pssr_nb.bad_models.over_sharpen (2 HR pixels)
-    return y + 3 * (y - ndimage.gaussian_filter(y, (0, 0, 2, 2)))
+    # an unsharp mask of the radius of pssr_nb.bad_models.over_sharpen, without its gamma
+    return y + 3 * (y - ndimage.gaussian_filter(y, (0, 0, UNSHARP_SIGMA, UNSHARP_SIGMA)))
 
 
 def _paint(y):
