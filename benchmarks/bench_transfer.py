@@ -167,11 +167,10 @@ def main() -> None:
         help="scratch runs start from bicubic + the tuned Gaussian (TrainParams.smooth_skip)",
     )
     parser.add_argument(
-        "--fresh-head",
-        action=argparse.BooleanOptionalAction,
-        default=TrainParams.fresh_head,
-        help="fine-tuned runs start at bicubic + the tuned Gaussian with the pretrained "
-        "features (TrainParams.fresh_head)",
+        "--head",
+        default=TrainParams.head,
+        choices=("auto", "keep", "fresh"),
+        help="where fine-tuned runs start (TrainParams.head)",
     )
     args = parser.parse_args()
     rows = []
@@ -193,7 +192,7 @@ def main() -> None:
         for arm in args.arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
-                    model_path, steps = init, 0
+                    model_path, steps, chosen = init, 0, None
                 else:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(
@@ -205,7 +204,7 @@ def main() -> None:
                             seed=seed,
                             loss=args.loss,
                             smooth_skip=args.smooth_skip,
-                            fresh_head=args.fresh_head,
+                            head=args.head,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -214,6 +213,9 @@ def main() -> None:
                         progress=False,
                     )
                     model_path, steps = out / "model_best.pt", result.summary["steps"]
+                    chosen = (
+                        result.summary["start"].get("head", "kept") if arm == "fine-tuned" else None
+                    )
                 row = {
                     "data": name,
                     "pretrained": init,
@@ -223,7 +225,7 @@ def main() -> None:
                     "steps": steps,
                     "loss": args.loss if arm != "pretrained" else None,
                     "smooth_skip": args.smooth_skip if arm == "scratch" else None,
-                    "fresh_head": args.fresh_head if arm == "fine-tuned" else None,
+                    "head": f"{args.head}: {chosen}" if arm == "fine-tuned" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))

@@ -108,6 +108,11 @@ plt.show()
 #   teaching one from nothing.
 #   Empty trains from scratch; a model file or a PSSR2 `.pth` works too. Use a model of
 #   your modality and scale only — an EM model is no head start for confocal.
+# - `head` — where a fine-tuned run starts. `auto` first scores the `init` model alone
+#   on the held-out regions: when it beats the best simple baseline the run starts from
+#   it; when it does not (a model of another microscope, another noise level) the run
+#   keeps its learned features but starts *at* the baseline, as a run from scratch does,
+#   so fine-tuning never starts lower than scratch. `keep` and `fresh` force either.
 # - `minutes` — the budget, a deadline: the number of steps is planned from a short
 #   timing and re-planned as the run goes, so the run ends on time even when the machine
 #   gets busier, and the learning-rate schedule always completes.
@@ -153,7 +158,7 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # rise above the best simple baseline (blue, dashed): a model from scratch starts *at*
 # a simple baseline (bicubic + the Gaussian tuned on your training images; `smooth_skip`),
 # and only the part of the red curve above the blue line is what the network adds (a
-# fine-tuned one starts where its model was). The scores are against your
+# fine-tuned one starts where its model was, or at the baseline; see `head`). The scores are against your
 # HR scans, noise included, so the gaps look small; notebook 05 scores against cleaner
 # references where it can. With real pairs, the third panel is the same comparison on
 # real scans, and the best model is chosen by it. A red curve that falls again late in

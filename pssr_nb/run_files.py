@@ -4,8 +4,10 @@
   scheduler, step, history), written atomically at a time interval;
 - ``model_best.pt`` / ``model_last.pt``: :class:`~pssr_nb.model_file.TrainedModel`
   files for inference (best validation score / end of the run);
-- ``log.csv``: one row per logged step and per validation (:func:`append_log`);
-- ``train.json``: the run's settings, data, timings and final scores;
+- ``log.csv``: one row per logged step and per validation (:func:`append_log`); a
+  fine-tuned run's first row, of kind ``init``, scores its starting model alone;
+- ``train.json``: the run's settings, data, timings and final scores (``start``: the
+  starting model alone, and in ``head`` whether the run kept its output);
 - ``validation_previews.npz``: predictions for a few held-out regions at every
   validation, for the notebook's viewer.
 

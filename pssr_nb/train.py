@@ -34,6 +34,7 @@ from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, sp
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
+from .gaussian import gaussian_kernel
 from .losses import make_loss
 from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
@@ -120,7 +121,7 @@ def network_config(
     offset only places the network's bicubic skip connection; the weights do not
     depend on it) and its own skip width. A network from random weights has the plain
     bicubic skip; with ``params.smooth_skip`` the run widens it to the tuned Gaussian's
-    (see :class:`_Run`), and so does a fine-tuned one with ``params.fresh_head``.
+    (see :class:`_Run`), and so may a fine-tuned one (``params.head``).
     """
     if state is not None and "config" in state:
         return ModelConfig.from_dict(state["config"]), None
@@ -234,17 +235,14 @@ class _Run:
             sources, regions, crappifier, tuning, p.seed, self.percentiles, INPUT_SMOOTHING
         )
         config, initial_weights = network
-        tuned = self.validation.tuned
-        if start_at_baseline and tuned and tuned.gaussian_sigma:  # the validation's width
-            config = dataclasses.replace(config, skip_sigma=float(tuned.gaussian_sigma))
         torch.manual_seed(p.seed)
         net = ResUNet(config)
         if initial_weights is not None:
             net.load_state_dict(initial_weights)
-        if start_at_baseline and config.residual:  # fine-tuned: init's features kept
-            net.start_at_skip()
         # channels-last is faster for convolutions on GPUs and on CPUs (oneDNN) alike
         self.net = net.to(device, memory_format=torch.channels_last)
+        if start_at_baseline:
+            self.start_at_baseline()
         self.loss_fn = make_loss(p.loss)
         self.optimizer = torch.optim.AdamW(
             self.net.parameters(),
@@ -263,6 +261,41 @@ class _Run:
         self.validation_seconds = 0.0  # how long the last validation took, hooks included
         self.time_limit = float("inf")  # set by plan()
         self.budget_s = 0.0  # the time budget (0 for a fixed step count), set by plan()
+        self.untrained_scores: dict[str, Any] = {}  # validation before any step, by plan()
+
+    def start_at_baseline(self) -> None:
+        """Make the network's output the best simple baseline: its skip widened to the
+        validation's tuned Gaussian and its output layer zeroed. The other layers, a
+        fine-tuned network's learned features, are kept."""
+        tuned = self.validation.tuned
+        if tuned and tuned.gaussian_sigma:
+            sigma = float(tuned.gaussian_sigma)
+            self.net.config = dataclasses.replace(self.net.config, skip_sigma=sigma)
+            self.net.skip_kernel = gaussian_kernel(sigma).to(self.device)
+        if self.net.config.residual:
+            self.net.start_at_skip()
+
+    def judge_init(self, head: str) -> dict[str, Any]:
+        """Score the fine-tuned run's starting model alone and choose where the run starts.
+
+        ``head`` is :attr:`TrainParams.head`. With ``"auto"`` the run keeps init's
+        output when init alone beats the best baseline on the validation images (the
+        real pairs when given, as they choose ``model_best.pt``), else it starts at the
+        baseline. Returns the score, logged as a row of kind ``"init"``.
+        """
+        start = self.clock()
+        row = self.untrained_scores or self.validate(record=False)  # plan() may have scored it
+        if self.on_validate is not None:
+            row.update(self.on_validate(self.trained_model(), dict(row)) or {})
+        key = "pairs_gain_db" if "pairs_gain_db" in row else "gain_db"
+        fresh = head == "fresh" or (head == "auto" and row[key] < 0)
+        if fresh:
+            self.start_at_baseline()
+        row = {**row, "kind": "init", "head": "fresh" if fresh else "kept"}
+        self.log(row)
+        self.net.train()
+        self.elapsed += self.clock() - start
+        return row
 
     # -- one step ----------------------------------------------------------
 
@@ -334,7 +367,7 @@ class _Run:
                     torch.cuda.synchronize(self.device)
                 times.append(self.clock() - start)
             del net, opt
-            self.validate(record=False)
+            self.untrained_scores = self.validate(record=False)
             val_s = self.validation_seconds
             step_s = float(np.median(times[1:]))
             # the budget holds this timing, the validation at step 0 and n_validations more
@@ -576,15 +609,17 @@ def run(
     started = clock()
     units = source_units(sources, crappifier, params.seed)  # once, not per retry below
     network = network_config(params, crappifier, state)
-    fresh_head = bool(params.init and params.fresh_head and state is None)
-    if fresh_head and not network[0].residual:
-        raise InputError(
-            "fresh_head starts the output at the baseline through the network's skip "
-            "connection, and this model has none.",
-            path=params.init,
-            fix="Fine-tune it with fresh_head off.",
-        )
-    start_at_baseline = state is None and (params.smooth_skip and not params.init or fresh_head)
+    head = params.head if params.init and state is None else "keep"
+    if head != "keep" and not network[0].residual:
+        if head == "fresh":
+            raise InputError(
+                "head 'fresh' starts the output at the baseline through the network's skip "
+                "connection, and this model has none.",
+                path=params.init,
+                fix="Fine-tune it with head 'keep'.",
+            )
+        head = "keep"
+    start_at_baseline = state is None and params.smooth_skip and not params.init
     while True:
         trainer = _Run(
             params,
@@ -630,6 +665,8 @@ def run(
         trainer.elapsed += trainer.clock() - start
     if state is None:
         (out / "log.csv").unlink(missing_ok=True)
+        if head != "keep":
+            trainer.judge_init(head)
         trainer.validate()
         trainer.elapsed += trainer.validation_seconds
         trainer.checkpoint()  # resumable from the start; a full disk shows now, not later
@@ -651,10 +688,18 @@ def run(
         "best": trainer.best,
         "last": next((r for r in reversed(trainer.history) if r["kind"] == "val"), {}),
         # before the first step: a fine-tuned run's starting model alone
-        "start": next((r for r in trainer.history if r["kind"] == "val" and r["step"] == 0), {}),
+        "start": _init_alone(trainer.history),
     }
     (out / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainResult(out, model, trainer.history, summary)
+
+
+def _init_alone(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scores of a fine-tuned run's starting model alone: its ``init`` row, logged when
+    the run chose where to start, else the validation at step 0."""
+    rows = [r for r in history if r["kind"] == "init"]
+    rows += [r for r in history if r["kind"] == "val" and r["step"] == 0]
+    return rows[0] if rows else {}
 
 
 class _PairHooks:

@@ -113,11 +113,14 @@ class TrainParams(Checked):
         "model keeps its own skip; benchmarks/RESULTS.md, 'A network that starts at the "
         "best baseline').",
     )
-    fresh_head: bool = param(
-        False,
-        "When fine-tuning: keep init's learned features but start at the best simple "
-        "baseline, as smooth_skip starts a network from random weights (init's output layer "
-        "zeroed, its skip bicubic + the tuned Gaussian).",
+    head: str = param(
+        "auto",
+        "When fine-tuning, where the run starts: 'keep' starts at init's output; 'fresh' "
+        "keeps init's learned features but starts at the best simple baseline, as "
+        "smooth_skip starts a network from random weights (init's output layer zeroed, its "
+        "skip bicubic + the tuned Gaussian); 'auto' keeps init's output when init alone "
+        "beats the best baseline on the validation images, else starts fresh.",
+        choices=("auto", "keep", "fresh"),
     )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(

@@ -16,7 +16,7 @@ from pssr_nb import train as train_module
 from pssr_nb.baselines import smooth
 from pssr_nb.crappify import Crappifier, Downsample, Gaussian
 from pssr_nb.errors import InputError, WriteFailed
-from pssr_nb.model_file import TrainedModel, atomic_save
+from pssr_nb.model_file import TrainedModel, atomic_save, load_sample_model
 from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
@@ -138,7 +138,7 @@ def test_fine_tuning_starts_from_the_model_and_resumes_from_its_checkpoint(hr_fo
     crap = Crappifier([Downsample(4), Gaussian(0.1)])
     params = TrainParams(steps=6, **TINY)
     run(params, hr_folder, tmp_path / "a", crappifier=crap, progress=False)
-    tuned = TrainParams(steps=6, init=str(tmp_path / "a" / "model_last.pt"), **TINY)
+    tuned = TrainParams(steps=6, init=str(tmp_path / "a" / "model_last.pt"), head="keep", **TINY)
     res = run(tuned, hr_folder, tmp_path / "b", crappifier=crap, progress=False)
     assert res.summary["params"]["learning_rate"] == train_module.LEARNING_RATES["fine-tune"]
     vals = [r for r in res.history if r["kind"] == "val"]
@@ -187,9 +187,9 @@ def test_a_smoothed_skip_starts_at_the_gaussian_baseline_and_keeps_its_width(hr_
     tuned = TrainParams(steps=2, init=str(tmp_path / "smoothed" / "model_last.pt"), **TINY)
     again = run(tuned, hr_folder, tmp_path / "c", crappifier=crap, progress=False)
     assert again.model.config.skip_sigma == sigma
-    # unless fresh_head: the plain model's features, started at the tuned Gaussian baseline
+    # unless head "fresh": the plain model's features, started at the tuned Gaussian baseline
     init = tmp_path / "plain" / "model_last.pt"
-    fresh = TrainParams(steps=2, init=str(init), fresh_head=True, **TINY)
+    fresh = TrainParams(steps=2, init=str(init), head="fresh", **TINY)
     restarted = run(fresh, hr_folder, tmp_path / "d", crappifier=crap, progress=False)
     assert restarted.model.config.skip_sigma == sigma
     previews = load_previews(tmp_path / "d" / PREVIEWS)
@@ -198,6 +198,34 @@ def test_a_smoothed_skip_starts_at_the_gaussian_baseline_and_keeps_its_width(hr_
     before, after = (m.network.state_dict() for m in (TrainedModel.load(init), restarted.model))
     first = next(k for k in before if k.startswith("encoder") and k.endswith("weight"))
     assert (after[first].float() - before[first].float()).abs().max() < 1e-2  # two Adam steps
+
+
+def test_an_auto_head_starts_fine_tuning_at_the_better_of_init_and_the_baseline(
+    hr_folder, tmp_path
+):
+    # below the baseline: a plain-skip network after two steps is the bicubic, 0.4 dB below
+    crap = Crappifier([Downsample(4), Gaussian(0.4)])
+    settings = {**TINY, "tile": 64}  # blocks large enough for the Gaussian to pay
+    plain = TrainParams(steps=2, smooth_skip=False, **settings)
+    run(plain, hr_folder, tmp_path / "a", crap, progress=False)
+    init = str(tmp_path / "a" / "model_last.pt")
+    tuned = TrainParams(steps=2, init=init, **settings)
+    res = run(tuned, hr_folder, tmp_path / "b", crap, progress=False)
+    start, first = res.summary["start"], next(r for r in res.history if r["kind"] == "val")
+    assert start["kind"] == "init" and start["head"] == "fresh" and start["gain_db"] < -0.2
+    assert first["step"] == 0 and abs(first["gain_db"]) < 0.03  # the tuned Gaussian itself
+    assert res.model.config.skip_sigma > 0
+    rows = {r[""].split(" (")[0]: r for r in train_module.score_rows(res.summary)}
+    assert rows[f"held-out regions: {init} alone"]["PSNR"] == pytest.approx(start["val_psnr"], 0.01)
+    assert [r["kind"] for r in _log_rows(tmp_path / "b")][:2] == ["init", "val"]
+    # above it: the EM sample model on EM phantoms crappified as it was trained
+    em = Crappifier.from_dict(load_sample_model("em_x4").crappifier).typical()
+    tuned = TrainParams(steps=2, init="em_x4", **settings)
+    res = run(tuned, hr_folder, tmp_path / "c", em, progress=False)
+    start, first = res.summary["start"], next(r for r in res.history if r["kind"] == "val")
+    assert start["head"] == "kept" and start["gain_db"] > 0
+    assert first["val_psnr"] == pytest.approx(start["val_psnr"], abs=1e-4)
+    assert res.model.config.skip_sigma == load_sample_model("em_x4").config.skip_sigma
 
 
 def test_fine_tuning_checks_the_models_geometry(hr_folder, tmp_path):
