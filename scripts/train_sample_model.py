@@ -27,6 +27,7 @@ MODEL (the phantom stage's output).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -34,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 from pssr_nb.calibrate import CalibrateParams, calibrate_pairs
@@ -43,10 +45,12 @@ from pssr_nb.demo import reference_modality
 from pssr_nb.io import ImageData, read_image
 from pssr_nb.losses import LOSSES
 from pssr_nb.model_file import TrainedModel, sample_model_path
+from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
 from pssr_nb.train import TrainParams
 from pssr_nb.train import run as train
+from pssr_nb.train_settings import LEARNING_RATES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from real_sets import training_sets  # noqa: E402
@@ -99,6 +103,17 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
     calibration = CalibrateParams(scale=4, dose_range=args.dose_range)
     crappifier = calibrate_pairs(pairs, calibration, fit=False).crappifier
     print(crappifier.describe())
+    start = {}
+    if args.skip_sigma:  # an untrained network with that skip, "fine-tuned" at scratch's rate
+        torch.manual_seed(args.seed)
+        config = config_for("small", 4, 1, crappifier.offset)
+        untrained = ResUNet(dataclasses.replace(config, skip_sigma=args.skip_sigma))
+        TrainedModel(network=untrained).save(run.parent / "untrained.pt")
+        start = {
+            "init": str(run.parent / "untrained.pt"),
+            "head": "keep",
+            "learning_rate": LEARNING_RATES["scratch"],
+        }
     result = train(
         TrainParams(
             preset="small",
@@ -108,6 +123,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
             modality=reference_modality(args.specimen),
             device=args.device,
             seed=args.seed,
+            **start,
         ),
         folder / "hr",
         run,
@@ -119,6 +135,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
         f"scripts/train_sample_model.py --specimen {args.specimen} --steps {args.steps} "
         f"--images {args.images} --seed {args.seed} --device {args.device} --loss {args.loss} "
         f"--dose-range {args.dose_range:g}"
+        f"{f' --skip-sigma {args.skip_sigma:g}' if args.skip_sigma else ''}"
     )
     return model
 
@@ -177,6 +194,13 @@ def main() -> None:
     parser.add_argument("--real-steps", type=int, default=None, help="default: the recipe")
     parser.add_argument(
         "--dose-range", type=float, default=None, help="of the phantom stage; default: the recipe"
+    )
+    parser.add_argument(
+        "--skip-sigma",
+        type=float,
+        default=0.0,
+        help="phantom stage: start at bicubic + a Gaussian of this width (HR px) instead of "
+        "the one tuned on the phantoms (0)",
     )
     parser.add_argument(
         "--featureless", type=int, default=None, help="of the real stage; default: the recipe"
