@@ -213,9 +213,7 @@ def main() -> None:
                         progress=False,
                     )
                     model_path, steps = out / "model_best.pt", result.summary["steps"]
-                    chosen = (
-                        result.summary["start"].get("head", "kept") if arm == "fine-tuned" else None
-                    )
+                    chosen = result.summary["start"].get("head", "kept")
                 row = {
                     "data": name,
                     "pretrained": init,

@@ -284,7 +284,7 @@ class _Run:
         baseline. Returns the score, logged as a row of kind ``"init"``.
         """
         start = self.clock()
-        row = self.untrained_scores or self.validate(record=False)  # plan() may have scored it
+        row = dict(self.untrained_scores) or self.validate(record=False)  # plan()'s, if any
         if self.on_validate is not None:
             row.update(self.on_validate(self.trained_model(), dict(row)) or {})
         key = "pairs_gain_db" if "pairs_gain_db" in row else "gain_db"
@@ -293,7 +293,6 @@ class _Run:
             self.start_at_baseline()
         row = {**row, "kind": "init", "head": "fresh" if fresh else "kept"}
         self.log(row)
-        self.net.train()
         self.elapsed += self.clock() - start
         return row
 
@@ -697,9 +696,10 @@ def run(
 def _init_alone(history: list[dict[str, Any]]) -> dict[str, Any]:
     """The scores of a fine-tuned run's starting model alone: its ``init`` row, logged when
     the run chose where to start, else the validation at step 0."""
-    rows = [r for r in history if r["kind"] == "init"]
-    rows += [r for r in history if r["kind"] == "val" and r["step"] == 0]
-    return rows[0] if rows else {}
+    return next(
+        (r for r in history if r["kind"] == "init" or (r["kind"] == "val" and r["step"] == 0)),
+        {},
+    )
 
 
 class _PairHooks:

@@ -14,8 +14,8 @@ the real public images whose licence allows shipping derived weights
 (``benchmarks/real_sets.py``) together with some of the phantoms and a few featureless
 fields (noise over nothing must stay nothing). In both stages every sample is crappified
 at a photon count drawn over a range around the calibrated one, 2x either side by default
-(a user's scan is rarely at the calibration's dose). The best model is written in float16, its origin naming
-both stages, the real datasets and their licences. Everything except timings is a function
+(a user's scan is rarely at the calibration's dose). The best model is written in float16,
+its origin naming both stages, the real datasets and their licences. Everything except timings is a function
 of the seed and step counts.
 
 ``--hold-out NAME`` trains a leave-one-dataset-out model instead (every real set of the
@@ -103,13 +103,13 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
     calibration = CalibrateParams(scale=4, dose_range=args.dose_range)
     crappifier = calibrate_pairs(pairs, calibration, fit=False).crappifier
     print(crappifier.describe())
-    start = {}
+    from_untrained = {}
     if args.skip_sigma:  # an untrained network with that skip, "fine-tuned" at scratch's rate
         torch.manual_seed(args.seed)
         config = config_for("small", 4, 1, crappifier.offset)
         untrained = ResUNet(dataclasses.replace(config, skip_sigma=args.skip_sigma))
         TrainedModel(network=untrained).save(run.parent / "untrained.pt")
-        start = {
+        from_untrained = {
             "init": str(run.parent / "untrained.pt"),
             "head": "keep",
             "learning_rate": LEARNING_RATES["scratch"],
@@ -123,7 +123,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
             modality=reference_modality(args.specimen),
             device=args.device,
             seed=args.seed,
-            **start,
+            **from_untrained,
         ),
         folder / "hr",
         run,
