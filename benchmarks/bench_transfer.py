@@ -8,6 +8,8 @@ Run from the repository root (needs ../shared/data)::
     python benchmarks/bench_transfer.py --held-out "GigaDB confocal" \\
         --pretrained pssr_nb/sample_models/fluorescence_x4.pt --minutes 8 \\
         --arms fine-tuned scratch --out /tmp/gigadb
+    python benchmarks/bench_transfer.py --held-out "ISBI ssTEM" --scale 2 \
+        --arms fine-tuned scratch --minutes 3      # em_x4's weights fine-tuned at 2x
 
 For each held-out dataset of ``real_sets.py``, the pretrained model is one that never saw
 it: the shipped sample model of its specimen when the dataset is not shippable (no shipped
@@ -31,6 +33,10 @@ Scoring, on the one scoreboard (:mod:`pssr_nb.benchmark`: every held-out LR thro
   model's calibrated crappifier at its calibrated dose (the case where the user's
   microscope matches the model's), and the Gaussian is tuned on the crappified training
   planes.
+
+With ``--scale`` other than the pretrained model's, the data are crappified at that scale
+(the model's noise and dose kept; GigaDB's real scan decimated by it) and the pretrained
+model, whose weights must fit any scale, is only fine-tuned: there is no "alone" arm.
 
 One JSON line per run goes to ``--results``; a Markdown table (mean ± SD over seeds) is
 printed at the end. Each run's folder (its ``model_best.pt``, ``log.csv``, and for GigaDB its
@@ -73,16 +79,14 @@ from pssr_nb.model_file import TrainedModel, sample_model_path  # noqa: E402
 from pssr_nb.train import TrainParams  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
 
-SCALE = 4
-
 
 def _pairs(planes: list[np.ndarray], crappifier: Crappifier, seed: int):
     """(LR in the HR's normalised units, HR normalised) for each plane, cropped to a
     multiple of the scale (the crappifier's LR covers that much)."""
-    out = []
+    out, s = [], crappifier.scale
     for i, plane in enumerate(planes):
         plane = np.asarray(plane, np.float32)
-        plane = plane[: plane.shape[0] // SCALE * SCALE, : plane.shape[1] // SCALE * SCALE]
+        plane = plane[: plane.shape[0] // s * s, : plane.shape[1] // s * s]
         hr = Source(ImageData(plane, "YX", {})).normalization.apply(plane)
         out.append((crappifier(hr, seed=seed + i), hr))
     return out
@@ -110,10 +114,10 @@ class HeldOut:
     #: The one set that is a real LR/HR pair, scored on its real low-SNR scan.
     REAL_PAIR = "GigaDB confocal"
 
-    def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path):
+    def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path, scale: int):
         self.work, self.pairs, self.validation = work, None, {}
         if real.name == self.REAL_PAIR:
-            _, hr, self.crappifier = training_region(SCALE)
+            _, hr, self.crappifier = training_region(scale)
             self.train_planes = [hr]
             self.pairs = held_out_pairs(work / "held_out")
             low, high = training_pair_files(work / "training_pair")
@@ -121,7 +125,7 @@ class HeldOut:
             self.validation = {"val_lr": str(low), "val_hr": str(high), "val_semi_synthetic": True}
         else:
             train_planes, test_planes = real.planes()
-            self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical()
+            self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical().at_scale(scale)
             self.train_planes = train_planes
             self.tests = _pairs(test_planes, self.crappifier, seed=10_000)
             self.tuning = _pairs(train_planes, self.crappifier, seed=20_000)
@@ -172,6 +176,13 @@ def main() -> None:
         choices=("auto", "keep", "fresh"),
         help="where fine-tuned runs start (TrainParams.head)",
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=4,
+        help="the held-out data's scale; a pretrained model of another scale (its weights "
+        "must fit any scale) is only fine-tuned, its crappifier's noise kept",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -188,8 +199,12 @@ def main() -> None:
             if args.out
             else Path(tempfile.mkdtemp(prefix="pssr_nb_transfer_"))
         )
-        held_out = HeldOut(real, pretrained, work)
-        for arm in args.arms:
+        held_out = HeldOut(real, pretrained, work, args.scale)
+        arms = args.arms
+        if pretrained.config.scale != args.scale:
+            print(f"{init} is {pretrained.config.scale}x: no 'pretrained' arm at {args.scale}x")
+            arms = [arm for arm in arms if arm != "pretrained"]
+        for arm in arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
                     model_path, steps, chosen = init, 0, None
@@ -197,7 +212,7 @@ def main() -> None:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(
                         TrainParams(
-                            scale=SCALE,
+                            scale=args.scale,
                             minutes=args.minutes,
                             init=init if arm == "fine-tuned" else "",
                             modality=pretrained.modality,
@@ -218,6 +233,7 @@ def main() -> None:
                     "data": name,
                     "pretrained": init,
                     "arm": arm,
+                    "scale": args.scale,
                     "seed": seed,
                     "minutes": args.minutes,
                     "steps": steps,

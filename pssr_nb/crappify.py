@@ -351,6 +351,26 @@ class Crappifier:
             steps.append(step)
         return Crappifier(steps)
 
+    def at_scale(self, scale: int) -> Crappifier:
+        """This crappifier downsampling by ``scale`` instead (its mode, noise and dose kept).
+
+        Noise is drawn per LR pixel, so the same photon count means the same per-pixel SNR
+        at every scale: what a scan at a larger or smaller pixel with the same dwell gives.
+        A decimation phase beyond the new block is moved to its last pixel.
+
+        Examples
+        --------
+        >>> Crappifier([Downsample(4, "area"), Poisson(20.0)]).at_scale(2)
+        Crappifier([Downsample(scale=2, mode='area', phase=0), Poisson(photons=20.0)])
+        """
+        if self._down is None:
+            raise InputError(
+                "This crappifier has no downsampling step to rescale.",
+                fix="Add a Downsample step, or build the crappifier for the scale you need.",
+            )
+        down = dataclasses.replace(self._down, scale=scale, phase=min(self._down.phase, scale - 1))
+        return Crappifier([down if s is self._down else s for s in self.steps])
+
     def typical(self) -> Crappifier:
         """This crappifier with every range replaced by its centre (geometric for photons).
 

@@ -134,6 +134,16 @@ class ModelConfig:
                 )
 
     @property
+    def fits_any_scale(self) -> bool:
+        """Whether these weights fit a network of any scale.
+
+        The ``resize`` head interpolates its feature maps by the scale and has no map per
+        sub-pixel position, so no weight's shape depends on the scale: a model of one
+        scale can start training at another with every layer kept.
+        """
+        return self.upsampler == "resize"
+
+    @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this."""
         return 2 ** (len(self.hidden) - 1)

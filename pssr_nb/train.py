@@ -119,7 +119,8 @@ def network_config(
     A resumed run rebuilds the network its checkpoint recorded. A fine-tuned network
     is the ``init`` model's, with the sampling offset of this run's crappifier (the
     offset only places the network's bicubic skip connection; the weights do not
-    depend on it) and its own skip width. A network from random weights has the plain
+    depend on it) and its own skip width; a model whose weights fit any scale
+    (:attr:`ModelConfig.fits_any_scale`) may be of another scale. A network from random weights has the plain
     bicubic skip; with ``params.smooth_skip`` the run widens it to the tuned Gaussian's
     (see :class:`_Run`), and so may a fine-tuned one (``params.head``).
     """
@@ -129,14 +130,16 @@ def network_config(
         return config_for(params.preset, params.scale, params.frames, crappifier.offset), None
     model = open_model(params.init)
     c = model.config
-    if (c.scale, c.frames) != (params.scale, params.frames):
+    if c.frames != params.frames or (c.scale != params.scale and not c.fits_any_scale):
         raise InputError(
             f"The model to fine-tune is {c.scale}x with {c.frames} input frame(s), but this "
             f"run is {params.scale}x with {params.frames}.",
             path=params.init,
-            fix="Fine-tune a model of the same scale and frames, or train from scratch (init empty).",
+            fix="Fine-tune a model with the same frames and scale (a model with the resize "
+            "head fits any scale), or train from scratch (init empty).",
         )
-    return dataclasses.replace(c, offset=crappifier.offset), model.network.state_dict()
+    config = dataclasses.replace(c, scale=params.scale, offset=crappifier.offset)
+    return config, model.network.state_dict()
 
 
 def resolve_crappifier(crappifier: Crappifier | str | Path | None, scale: int = 0) -> Crappifier:

@@ -90,23 +90,30 @@ def featureless_fields(n: int, seed: int, size: int = 256) -> list[np.ndarray]:
     return fields
 
 
+def _scale_option(args: argparse.Namespace) -> str:
+    """The ``--scale`` option for an origin string ("" at the shipped models' 4x)."""
+    return f" --scale {args.scale}" if args.scale != 4 else ""
+
+
 def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedModel:
     """Train on phantoms with a crappifier calibrated on their own pairs."""
     record = simulate(
-        SimulateParams(args.specimen, size=256, scale=4, n_images=args.images, seed=args.seed),
+        SimulateParams(
+            args.specimen, size=256, scale=args.scale, n_images=args.images, seed=args.seed
+        ),
         folder,
     )
     pairs = [
         (read_image(folder / "lr" / i["file"]).data, read_image(folder / "hr" / i["file"]).data)
         for i in record["images"]
     ]
-    calibration = CalibrateParams(scale=4, dose_range=args.dose_range)
+    calibration = CalibrateParams(scale=args.scale, dose_range=args.dose_range)
     crappifier = calibrate_pairs(pairs, calibration, fit=False).crappifier
     print(crappifier.describe())
     from_untrained = {}
     if args.skip_sigma:  # an untrained network with that skip, "fine-tuned" at scratch's rate
         torch.manual_seed(args.seed)
-        config = config_for("small", 4, 1, crappifier.offset)
+        config = config_for("small", args.scale, 1, crappifier.offset)
         untrained = ResUNet(dataclasses.replace(config, skip_sigma=args.skip_sigma))
         TrainedModel(network=untrained).save(run.parent / "untrained.pt")
         from_untrained = {
@@ -117,7 +124,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
     result = train(
         TrainParams(
             preset="small",
-            scale=4,
+            scale=args.scale,
             steps=args.steps,
             loss=args.loss,
             modality=reference_modality(args.specimen),
@@ -134,7 +141,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
     model.origin = (
         f"scripts/train_sample_model.py --specimen {args.specimen} --steps {args.steps} "
         f"--images {args.images} --seed {args.seed} --device {args.device} --loss {args.loss} "
-        f"--dose-range {args.dose_range:g}"
+        f"--dose-range {args.dose_range:g}{_scale_option(args)}"
         f"{f' --skip-sigma {args.skip_sigma:g}' if args.skip_sigma else ''}"
     )
     return model
@@ -147,7 +154,9 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
     start = TrainedModel.load(init)
     sets = training_sets(args.specimen, args.hold_out)
     record = simulate(
-        SimulateParams(args.specimen, size=256, scale=4, n_images=n_phantoms, seed=args.seed),
+        SimulateParams(
+            args.specimen, size=256, scale=args.scale, n_images=n_phantoms, seed=args.seed
+        ),
         folder,
     )
     sources = [Source(folder / "hr" / i["file"]) for i in record["images"]]
@@ -155,14 +164,16 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
         sources += [Source(ImageData(np.asarray(p), "YX", {})) for p in real.planes()[0]]
     fields = featureless_fields(args.featureless, args.seed)
     sources += [Source(ImageData(f, "YX", {})) for f in fields]
-    # the calibrated count, then the stage's own range (a range already there would be kept)
-    crappifier = Crappifier.from_dict(start.crappifier).typical().with_dose_range(dose_range)
+    # the calibrated count at this scale, then the stage's own range (a range already there
+    # would be kept)
+    crappifier = Crappifier.from_dict(start.crappifier).typical().at_scale(args.scale)
+    crappifier = crappifier.with_dose_range(dose_range)
     print(f"real stage on {[s.name for s in sets]} + {n_phantoms} phantoms + {len(fields)} fields")
     print(crappifier.describe())
     result = train(
         TrainParams(
             init=str(init),
-            scale=4,
+            scale=args.scale,
             steps=steps,
             loss=args.loss,
             modality=start.modality.replace("(simulated)", "(simulated and real)"),
@@ -178,7 +189,7 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
     real = "; ".join(f"{s.name} ({s.licence})" for s in sets)
     model.origin = (
         f"{start.origin}, then scripts/train_sample_model.py --specimen {args.specimen} "
-        f"--seed {args.seed} --loss {args.loss}"
+        f"--seed {args.seed} --loss {args.loss}{_scale_option(args)}"
         f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}: "
         f"{steps} steps on real images [{real}], {n_phantoms} phantoms"
         f"{f' and {len(fields)} featureless fields' if fields else ''}, photon count "
@@ -211,6 +222,13 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu gives bit-reproducible weights")
     parser.add_argument("--specimen", default="em", choices=("em", "fluorescence"))
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=4,
+        help="of the model; with --init of another scale (a model whose weights fit any "
+        "scale) the real stage starts from that model's features",
+    )
     parser.add_argument("--init", default="", help="skip the phantom stage: start from this model")
     parser.add_argument("--hold-out", default="", help="leave this real set out (not shipped)")
     parser.add_argument(
@@ -230,7 +248,7 @@ def main() -> None:
         raise SystemExit("a --hold-out model is a measurement: give --out outside the package")
     if args.real_stage is None:
         args.real_stage = bool(args.hold_out) or SHIPPED_WITH_REAL_STAGE[args.specimen]
-    name = f"{args.specimen}_x4"
+    name = f"{args.specimen}_x{args.scale}"
     args.out = args.out or str(Path(sample_model_path("em_x4")).parent / f"{name}.pt")
 
     work = Path(tempfile.mkdtemp(prefix="pssr_nb_sample_"))

@@ -146,3 +146,14 @@ def test_a_dose_range_spans_the_factor_around_the_calibrated_dose():
     assert sd.max() / sd.min() > 2.5
     with pytest.raises(InputError, match="at least 1"):
         calibrated.with_dose_range(0.5)
+
+
+def test_a_crappifier_at_another_scale_keeps_its_sampling_and_noise():
+    calibrated = Crappifier([Downsample(4, "decimate", phase=3), Poisson(20.0)])
+    half = calibrated.at_scale(2)
+    assert (half.scale, half.offset, half.steps[1]) == (2, 1.0, calibrated.steps[1])
+    assert half(torch.rand(1, 1, 32, 32), seed=0).shape[-1] == 16
+    assert Crappifier([Downsample(4, "area")]).at_scale(2).offset == 0.5
+    assert calibrated.scale == 4  # a new crappifier; this one unchanged
+    with pytest.raises(InputError, match="no downsampling step"):
+        Crappifier([Poisson(20.0)]).at_scale(2)

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import errno
 import json
 import math
@@ -228,12 +229,32 @@ def test_an_auto_head_starts_fine_tuning_at_the_better_of_init_and_the_baseline(
     assert res.model.config.skip_sigma == load_sample_model("em_x4").config.skip_sigma
 
 
+def test_a_model_whose_weights_fit_any_scale_fine_tunes_at_another(hr_folder, tmp_path):
+    em = load_sample_model("em_x4")
+    assert em.config.fits_any_scale
+    res = run(
+        TrainParams(steps=2, scale=2, init="em_x4", head="keep", learning_rate=1e-9, **TINY),
+        hr_folder,
+        tmp_path,
+        crappifier=Crappifier([Downsample(2, mode="area")]),
+        progress=False,
+    )
+    config = res.model.config
+    assert (config.scale, config.offset) == (2, 0.5)  # the run's geometry
+    assert res.model.network(torch.zeros(1, 1, 16, 16)).shape[-1] == 32
+    trained = res.model.network.state_dict()
+    for name, weights in em.network.state_dict().items():  # every layer kept
+        assert torch.allclose(trained[name].float(), weights.float(), atol=1e-4), name
+
+
 def test_fine_tuning_checks_the_models_geometry(hr_folder, tmp_path):
+    shuffle = dataclasses.replace(config_for("small", 4), upsampler="shuffle")
+    TrainedModel(ResUNet(shuffle)).save(tmp_path / "shuffle.pt")
     with pytest.raises(InputError, match=r"is 4x with 1 input frame.*this run is 2x"):
         run(
-            TrainParams(steps=2, scale=2, init="em_x4", **TINY),
+            TrainParams(steps=2, scale=2, init=str(tmp_path / "shuffle.pt"), **TINY),
             hr_folder,
-            tmp_path,
+            tmp_path / "run",
             crappifier=Crappifier([Downsample(2)]),
             progress=False,
         )
