@@ -107,7 +107,9 @@ plt.show()
 #   vEM slices), so a few minutes adapt a network that already knows EM instead of
 #   teaching one from nothing.
 #   Empty trains from scratch; a model file or a PSSR2 `.pth` works too. Use a model of
-#   your modality and scale only — an EM model is no head start for confocal.
+#   your modality — an EM model is no head start for confocal. Its scale may differ from
+#   yours when its weights fit any scale (the sample models' do): `em_x4` fine-tuned at
+#   2x keeps every layer it learned (`head`, below, decides where it starts).
 # - `head` — where a fine-tuned run starts. `auto` first scores the `init` model alone
 #   on the held-out regions: when it beats the best simple baseline the run starts from
 #   it; when it does not (a model of another microscope, another noise level) the run

@@ -71,9 +71,9 @@ class DemoParams(Checked):
     preset: str = param("small", "Network size.", choices=tuple(PRESETS))
     start: str = param(
         "auto",
-        "Weights to start from: sample (fine-tune the shipped sample model of this specimen "
-        "and scale), scratch (random), auto (sample when there is one, else scratch), or a "
-        "model file.",
+        "Weights to start from: sample (fine-tune the shipped sample model of this specimen, "
+        "of this scale or one that fits any scale), scratch (random), auto (sample when "
+        "there is one, else scratch), or a model file.",
     )
     seed: int = param(0, "Random seed.", minimum=0)
 

@@ -54,16 +54,26 @@ def open_model(name: str | Path) -> TrainedModel:
 
 
 def matching_sample_model(specimen: str, scale: int, frames: int = 1) -> str:
-    """The name of the shipped sample model for this specimen and geometry, or ``""``.
+    """The name of the shipped sample model to fine-tune for this specimen and geometry,
+    or ``""``.
+
+    A model of the same scale when one ships, else one of the specimen whose weights fit
+    any scale (:attr:`~pssr_nb.models.ModelConfig.fits_any_scale`): fine-tuning
+    ``em_x4`` at 2x or 1x beat training from scratch for the same time
+    (benchmarks/RESULTS.md, "Other scales").
 
     Examples
     --------
-    >>> matching_sample_model("em", 4)
-    'em_x4'
-    >>> matching_sample_model("em", 2)
+    >>> matching_sample_model("em", 4), matching_sample_model("em", 2)
+    ('em_x4', 'em_x4')
+    >>> matching_sample_model("em", 4, frames=3)
     ''
     """
-    for name, info in SAMPLE_MODELS.items():
-        if (info.specimen, info.scale, info.frames) == (specimen, scale, frames):
+    same = [n for n, i in SAMPLE_MODELS.items() if (i.specimen, i.frames) == (specimen, frames)]
+    for name in same:
+        if SAMPLE_MODELS[name].scale == scale:
+            return name
+    for name in same:
+        if load_sample_model(name).config.fits_any_scale:
             return name
     return ""

@@ -192,10 +192,11 @@ class Project:
     def training_defaults(self, scale: int) -> dict[str, str]:
         """Form defaults for notebook 03: what to fine-tune, and real pairs to validate on.
 
-        On the sample data: fine-tune the shipped sample model of its specimen and scale,
-        and validate on the held-out sample pairs (scans the training never sees). On the
-        user's own data: nothing (a matching pretrained model and held-out pairs are the
-        user's to name, see the notebook).
+        On the sample data: fine-tune the shipped sample model of its specimen (see
+        :func:`~pssr_nb.model_choice.matching_sample_model`), and validate on the held-out
+        sample pairs (scans the training never sees). On the user's own data: nothing (a
+        matching pretrained model and held-out pairs are the user's to name, see the
+        notebook).
         """
         if self.get("hr") is not None:
             return {}

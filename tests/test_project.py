@@ -5,6 +5,7 @@ import pytest
 
 from pssr_nb.crappify import Crappifier, Downsample, Poisson
 from pssr_nb.errors import InputError
+from pssr_nb.models import ModelConfig
 from pssr_nb.params import quick_mode
 from pssr_nb.project import Project
 
@@ -179,19 +180,23 @@ def test_training_fine_tunes_the_matching_sample_model_and_validates_on_held_out
     assert defaults["val_lr"] == str(test / "lr") and defaults["val_hr"] == str(test / "hr")
     # never validate on what training sees
     assert not set(os.listdir(test / "hr")) & set(os.listdir(project.hr()))
-    assert project.training_defaults(scale=2)["init"] == ""  # no sample model at 2x
+    assert project.training_defaults(scale=2)["init"] == "em_x4"  # its weights fit any scale
     project.record("data", hr=tmp_path / "mine")
     assert project.training_defaults(scale=4) == {}  # the user's data: theirs to name
 
 
-def test_the_quickstart_starts_from_scratch_a_sample_model_or_a_file():
+def test_the_quickstart_starts_from_scratch_a_sample_model_or_a_file(monkeypatch):
     from pssr_nb.demo import DemoParams, _start_model
 
     assert _start_model(DemoParams(start="scratch")) == ""
     assert _start_model(DemoParams()) == "em_x4"  # auto: the sample model when there is one
     assert _start_model(DemoParams(specimen="fluorescence")) == "fluorescence_x4"
-    assert _start_model(DemoParams(scale=2)) == ""  # none at 2x: from scratch
+    assert _start_model(DemoParams(scale=2)) == "em_x4"  # its weights fit any scale
     assert _start_model(DemoParams(start="sample")) == "em_x4"
     assert _start_model(DemoParams(start="runs/model_best.pt")) == "runs/model_best.pt"
+    # sample models whose weights fit their own scale only: scratch, or a clear message
+    monkeypatch.setattr(ModelConfig, "fits_any_scale", property(lambda self: False))
+    assert _start_model(DemoParams(scale=2)) == ""
+    assert _start_model(DemoParams(start="sample")) == "em_x4"
     with pytest.raises(InputError, match="no sample model for em at 2x"):
         _start_model(DemoParams(start="sample", scale=2))
