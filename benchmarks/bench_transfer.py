@@ -37,6 +37,8 @@ Scoring, on the one scoreboard (:mod:`pssr_nb.benchmark`: every held-out LR thro
 With ``--scale`` other than the pretrained model's, the data are crappified at that scale
 (the model's noise and dose kept; GigaDB's real scan decimated by it) and the pretrained
 model, whose weights must fit any scale, is only fine-tuned: there is no "alone" arm.
+``--mode area`` crappifies the data by block averaging instead of the model's decimation:
+the model alone is scored with its skip moved to that sampling's offset.
 
 One JSON line per run goes to ``--results``; a Markdown table (mean ± SD over seeds) is
 printed at the end. Each run's folder (its ``model_best.pt``, ``log.csv``, and for GigaDB its
@@ -46,6 +48,7 @@ benchmark report) stays under ``--out``, one folder per dataset.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -76,6 +79,7 @@ from pssr_nb.data import Source  # noqa: E402
 from pssr_nb.io import ImageData  # noqa: E402
 from pssr_nb.losses import LOSSES  # noqa: E402
 from pssr_nb.model_file import TrainedModel, sample_model_path  # noqa: E402
+from pssr_nb.sampling import DOWNSAMPLE_MODES  # noqa: E402
 from pssr_nb.train import TrainParams  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
 
@@ -108,15 +112,29 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
     }
 
 
+def _at_offset(init: str, held_out: HeldOut) -> str:
+    """The pretrained model file, or a copy whose skip sits at the held-out data's sampling
+    offset when that differs (``--mode``): the weights do not depend on the offset."""
+    model, offset = TrainedModel.load(init), held_out.crappifier.offset
+    if held_out.pairs is not None or offset == model.config.offset:
+        return init
+    model.network.config = dataclasses.replace(model.config, offset=offset)
+    path = held_out.work / "pretrained_at_offset.pt"
+    model.save(path)
+    return str(path)
+
+
 class HeldOut:
     """A held-out dataset: what a user fine-tunes on, with which crappifier, and its score."""
 
     #: The one set that is a real LR/HR pair, scored on its real low-SNR scan.
     REAL_PAIR = "GigaDB confocal"
 
-    def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path, scale: int):
+    def __init__(self, real: RealSet, pretrained: TrainedModel, work: Path, scale: int, mode: str):
         self.work, self.pairs, self.validation = work, None, {}
         if real.name == self.REAL_PAIR:
+            if mode:
+                raise SystemExit(f"{real.name} is a real scan: its sampling is not a choice")
             _, hr, self.crappifier = training_region(scale)
             self.train_planes = [hr]
             self.pairs = held_out_pairs(work / "held_out")
@@ -125,7 +143,8 @@ class HeldOut:
             self.validation = {"val_lr": str(low), "val_hr": str(high), "val_semi_synthetic": True}
         else:
             train_planes, test_planes = real.planes()
-            self.crappifier = Crappifier.from_dict(pretrained.crappifier).typical().at_scale(scale)
+            typical = Crappifier.from_dict(pretrained.crappifier).typical()
+            self.crappifier = typical.at_scale(scale, mode)
             self.train_planes = train_planes
             self.tests = _pairs(test_planes, self.crappifier, seed=10_000)
             self.tuning = _pairs(train_planes, self.crappifier, seed=20_000)
@@ -183,6 +202,13 @@ def main() -> None:
         help="the held-out data's scale; a pretrained model of another scale (its weights "
         "must fit any scale) is only fine-tuned, its crappifier's noise kept",
     )
+    parser.add_argument(
+        "--mode",
+        default="",
+        choices=DOWNSAMPLE_MODES,
+        help="crappify the held-out data with this sampling instead of the pretrained "
+        "model's (the model alone is then scored with its skip at that sampling's offset)",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -199,7 +225,7 @@ def main() -> None:
             if args.out
             else Path(tempfile.mkdtemp(prefix="pssr_nb_transfer_"))
         )
-        held_out = HeldOut(real, pretrained, work, args.scale)
+        held_out = HeldOut(real, pretrained, work, args.scale, args.mode)
         arms = args.arms
         if pretrained.config.scale != args.scale:
             print(f"{init} is {pretrained.config.scale}x: no 'pretrained' arm at {args.scale}x")
@@ -207,7 +233,7 @@ def main() -> None:
         for arm in arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
-                    model_path, steps, chosen = init, 0, None
+                    model_path, steps, chosen = _at_offset(init, held_out), 0, None
                 else:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(
@@ -234,6 +260,7 @@ def main() -> None:
                     "pretrained": init,
                     "arm": arm,
                     "scale": args.scale,
+                    "mode": args.mode or None,
                     "seed": seed,
                     "minutes": args.minutes,
                     "steps": steps,

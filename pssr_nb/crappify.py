@@ -351,8 +351,9 @@ class Crappifier:
             steps.append(step)
         return Crappifier(steps)
 
-    def at_scale(self, scale: int) -> Crappifier:
-        """This crappifier downsampling by ``scale`` instead (its mode, noise and dose kept).
+    def at_scale(self, scale: int, mode: str = "") -> Crappifier:
+        """This crappifier downsampling by ``scale`` instead (and by ``mode``, when given),
+        its noise and dose kept.
 
         Noise is drawn per LR pixel, so the same photon count means the same per-pixel SNR
         at every scale: what a scan at a larger or smaller pixel with the same dwell gives.
@@ -362,13 +363,20 @@ class Crappifier:
         --------
         >>> Crappifier([Downsample(4, "area"), Poisson(20.0)]).at_scale(2)
         Crappifier([Downsample(scale=2, mode='area', phase=0), Poisson(photons=20.0)])
+        >>> Crappifier([Downsample(4), Poisson(20.0)]).at_scale(4, "area").offset
+        1.5
         """
         if self._down is None:
             raise InputError(
                 "This crappifier has no downsampling step to rescale.",
                 fix="Add a Downsample step, or build the crappifier for the scale you need.",
             )
-        down = dataclasses.replace(self._down, scale=scale, phase=min(self._down.phase, scale - 1))
+        down = dataclasses.replace(
+            self._down,
+            scale=scale,
+            mode=mode or self._down.mode,
+            phase=min(self._down.phase, scale - 1),
+        )
         return Crappifier([down if s is self._down else s for s in self.steps])
 
     def typical(self) -> Crappifier:
