@@ -8,7 +8,7 @@ Run from the repository root (needs ../shared/data)::
     python benchmarks/bench_transfer.py --held-out "GigaDB confocal" \\
         --pretrained pssr_nb/sample_models/fluorescence_x4.pt --minutes 8 \\
         --arms fine-tuned scratch --out /tmp/gigadb
-    python benchmarks/bench_transfer.py --held-out "ISBI ssTEM" --scale 2 \
+    python benchmarks/bench_transfer.py --held-out "ISBI ssTEM" --scale 2 \\
         --arms fine-tuned scratch --minutes 3      # em_x4's weights fine-tuned at 2x
 
 For each held-out dataset of ``real_sets.py``, the pretrained model is one that never saw
@@ -112,12 +112,14 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
     }
 
 
-def _at_offset(init: str, held_out: HeldOut) -> str:
-    """The pretrained model file, or a copy whose skip sits at the held-out data's sampling
-    offset when that differs (``--mode``): the weights do not depend on the offset."""
-    model, offset = TrainedModel.load(init), held_out.crappifier.offset
+def _at_offset(init: str, model: TrainedModel, held_out: HeldOut) -> str:
+    """The pretrained model file ``init`` (loaded as ``model``), or a copy whose skip sits
+    at the held-out data's sampling offset when that differs (``--mode``): the weights do
+    not depend on the offset."""
+    offset = held_out.crappifier.offset
     if held_out.pairs is not None or offset == model.config.offset:
         return init
+    model = TrainedModel.load(init)  # a copy: the caller's model keeps its offset
     model.network.config = dataclasses.replace(model.config, offset=offset)
     path = held_out.work / "pretrained_at_offset.pt"
     model.save(path)
@@ -233,7 +235,7 @@ def main() -> None:
         for arm in arms:
             for seed in args.seeds if arm != "pretrained" else [0]:
                 if arm == "pretrained":
-                    model_path, steps, chosen = _at_offset(init, held_out), 0, None
+                    model_path, steps, chosen = _at_offset(init, pretrained, held_out), 0, None
                 else:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(

@@ -120,9 +120,10 @@ def network_config(
     is the ``init`` model's, with the sampling offset of this run's crappifier (the
     offset only places the network's bicubic skip connection; the weights do not
     depend on it) and its own skip width; a model whose weights fit any scale
-    (:attr:`ModelConfig.fits_any_scale`) may be of another scale. A network from random weights has the plain
-    bicubic skip; with ``params.smooth_skip`` the run widens it to the tuned Gaussian's
-    (see :class:`_Run`), and so may a fine-tuned one (``params.head``).
+    (:attr:`ModelConfig.fits_any_scale`) may be of another scale. A network from random
+    weights has the plain bicubic skip; with ``params.smooth_skip`` the run widens it to
+    the tuned Gaussian's (see :class:`_Run`), and so may a fine-tuned one
+    (``params.head``).
     """
     if state is not None and "config" in state:
         return ModelConfig.from_dict(state["config"]), None
