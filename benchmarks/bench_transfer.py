@@ -48,7 +48,6 @@ benchmark report) stays under ``--out``, one folder per dataset.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -113,14 +112,14 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
 
 
 def _at_offset(init: str, model: TrainedModel, held_out: HeldOut) -> str:
-    """The pretrained model file ``init`` (loaded as ``model``), or a copy whose skip sits
-    at the held-out data's sampling offset when that differs (``--mode``): the weights do
-    not depend on the offset."""
+    """The pretrained model file ``init`` (loaded as ``model``), or a copy serving the
+    held-out data's sampling offset when that differs (``--mode``;
+    ``ModelConfig.at_offset``)."""
     offset = held_out.crappifier.offset
     if held_out.pairs is not None or offset == model.config.offset:
         return init
     model = TrainedModel.load(init)  # a copy: the caller's model keeps its offset
-    model.network.config = dataclasses.replace(model.config, offset=offset)
+    model.network.config = model.config.at_offset(offset)
     path = held_out.work / "pretrained_at_offset.pt"
     model.save(path)
     return str(path)

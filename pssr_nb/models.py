@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .gaussian import gaussian_filter, gaussian_kernel
-from .sampling import DEFAULT_SCALE, upsample
+from .sampling import DEFAULT_SCALE, shift_kernel, upsample
 
 __all__ = [
     "NORMS",
@@ -78,7 +78,13 @@ class ModelConfig:
         (bicubic + tuned Gaussian) and training learns only what improves on it; 0 keeps
         the plain bicubic skip.
     offset : float
-        Sampling offset of the training data (HR position of LR pixel 0).
+        Sampling offset of the data the model serves (HR position of LR pixel 0): where
+        its bicubic skip places each LR sample.
+    weights_offset : float or None
+        The sampling offset at which the weights learned to place what they add (None:
+        ``offset``). A model serving data of another sampling (:meth:`at_offset`) shifts
+        the network's output by ``offset - weights_offset`` HR pixels, so that what it
+        adds lands where its skip does.
     input_norm : bool
         A BatchNorm on the input, as in PSSR2.
     input_affine : (float, float)
@@ -105,6 +111,7 @@ class ModelConfig:
     residual: bool = True
     skip_sigma: float = 0.0
     offset: float = 0.0
+    weights_offset: float | None = None
     input_norm: bool = False
     input_affine: tuple[float, float] = (1.0, 0.0)
     recon_channels: int = 0
@@ -144,6 +151,25 @@ class ModelConfig:
         return self.upsampler == "resize"
 
     @property
+    def output_shift(self) -> float:
+        """HR pixels the network's output is moved by (see ``weights_offset``)."""
+        return 0.0 if self.weights_offset is None else self.offset - self.weights_offset
+
+    def at_offset(self, offset: float) -> ModelConfig:
+        """This network serving data sampled at ``offset``, its weights unchanged.
+
+        Examples
+        --------
+        >>> c = ModelConfig(scale=4).at_offset(1.5)
+        >>> c.offset, c.output_shift, c.at_offset(0.0) == ModelConfig(scale=4)
+        (1.5, 1.5, True)
+        """
+        learned = self.offset if self.weights_offset is None else self.weights_offset
+        return dataclasses.replace(
+            self, offset=offset, weights_offset=None if offset == learned else learned
+        )
+
+    @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this."""
         return 2 ** (len(self.hidden) - 1)
@@ -151,6 +177,8 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hidden"], d["input_affine"] = list(self.hidden), list(self.input_affine)
+        if d["weights_offset"] is None:  # files of a model at its own offset stay as they were
+            del d["weights_offset"]
         return d
 
     @classmethod
@@ -322,9 +350,12 @@ class ResUNet(nn.Module):
         y = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         a, b = c.input_affine
         if (a, b) == (1.0, 0.0):
-            y = self._forward_padded(y)[..., : c.scale * h, : c.scale * w]
+            y = self._forward_padded(y)
         else:
-            y = (self._forward_padded(a * y + b)[..., : c.scale * h, : c.scale * w] - b) / a
+            y = (self._forward_padded(a * y + b) - b) / a
+        if c.output_shift:
+            y = gaussian_filter(y, shift_kernel(c.output_shift).to(y.device))
+        y = y[..., : c.scale * h, : c.scale * w]
         if c.residual:
             centre = x[:, c.frames // 2 : c.frames // 2 + 1]
             skip = upsample(centre, c.scale, c.offset, "bicubic") if c.scale > 1 else centre

@@ -29,6 +29,7 @@ __all__ = [
     "flip_shift",
     "lr_offset",
     "scale_setting",
+    "shift_kernel",
     "upsample",
 ]
 
@@ -83,6 +84,33 @@ def flip_shift(scale: int, offset: float) -> int | None:
     """
     d = scale - 1 - 2 * offset
     return int(round(d)) if abs(d - round(d)) < 1e-6 else None
+
+
+def shift_kernel(shift: float) -> torch.Tensor:
+    """The 1-D kernel that moves an image by ``shift`` pixels, with ``upsample``'s cubic.
+
+    Correlating an axis with it (:func:`pssr_nb.gaussian.gaussian_filter` does, along Y
+    and X) gives each pixel ``j`` the value the input interpolates at ``j - shift``
+    (Keys' cubic convolution, a = -0.75): content at ``p`` moves to ``p + shift``.
+
+    Examples
+    --------
+    >>> shift_kernel(0.0).tolist(), shift_kernel(-1.0).tolist()
+    ([1.0], [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    >>> x = torch.arange(12.0)
+    >>> moved = torch.nn.functional.conv1d(x.view(1, 1, -1), shift_kernel(1.5).view(1, 1, -1))
+    >>> moved[0, 0, :3].tolist()  # x[j - 1.5] for j = 4, 5, 6 (the kernel's radius is 4)
+    [2.5, 3.5, 4.5]
+    """
+    if shift == 0:
+        return torch.ones(1)
+    radius = int(np.ceil(abs(shift))) + 2
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64) + shift  # distance to j - shift
+    a, d = -0.75, t.abs()
+    near = (a + 2) * d**3 - (a + 3) * d**2 + 1
+    far = a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    kernel = torch.where(d <= 1, near, torch.where(d < 2, far, torch.zeros_like(d)))
+    return (kernel / kernel.sum()).float()
 
 
 def scale_setting(note: str = "") -> Any:

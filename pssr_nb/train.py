@@ -117,9 +117,9 @@ def network_config(
     """The network a run trains, and its initial weights when it fine-tunes (``init``).
 
     A resumed run rebuilds the network its checkpoint recorded. A fine-tuned network
-    is the ``init`` model's, with the sampling offset of this run's crappifier (the
-    offset only places the network's bicubic skip connection; the weights do not
-    depend on it) and its own skip width; a model whose weights fit any scale
+    is the ``init`` model's, serving the sampling offset of this run's crappifier
+    (:meth:`ModelConfig.at_offset`: the skip moves there and the network's output with
+    it), and its own skip width; a model whose weights fit any scale
     (:attr:`ModelConfig.fits_any_scale`) may be of another scale. A network from random
     weights has the plain bicubic skip; with ``params.smooth_skip`` the run widens it to
     the tuned Gaussian's (see :class:`_Run`), and so may a fine-tuned one
@@ -139,7 +139,7 @@ def network_config(
             fix="Fine-tune a model with the same frames and scale (a model with the resize "
             "head fits any scale), or train from scratch (init empty).",
         )
-    config = dataclasses.replace(c, scale=params.scale, offset=crappifier.offset)
+    config = dataclasses.replace(c.at_offset(crappifier.offset), scale=params.scale)
     return config, model.network.state_dict()
 
 

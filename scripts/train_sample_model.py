@@ -150,7 +150,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
 def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) -> TrainedModel:
     """Fine-tune ``init`` on real images and phantoms over a range of doses."""
     steps, n_phantoms, dose_range = REAL_RECIPES[args.specimen]
-    steps = args.real_steps or steps
+    steps, dose_range = args.real_steps or steps, args.real_dose_range or dose_range
     start = TrainedModel.load(init)
     sets = training_sets(args.specimen, args.hold_out)
     record = simulate(
@@ -190,7 +190,8 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
     model.origin = (
         f"{start.origin}, then scripts/train_sample_model.py --specimen {args.specimen} "
         f"--seed {args.seed} --loss {args.loss}{_scale_option(args)}"
-        f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}: "
+        f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}"
+        f"{f' --real-dose-range {dose_range:g}' if args.real_dose_range else ''}: "
         f"{steps} steps on real images [{real}], {n_phantoms} phantoms"
         f"{f' and {len(fields)} featureless fields' if fields else ''}, photon count "
         f"drawn up to {dose_range:g}x either side of the calibrated one"
@@ -203,6 +204,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the specimen's recipe")
     parser.add_argument("--images", type=int, default=None, help="default: the specimen's recipe")
     parser.add_argument("--real-steps", type=int, default=None, help="default: the recipe")
+    parser.add_argument(
+        "--real-dose-range",
+        type=float,
+        default=None,
+        help="of the real stage, around the phantom stage's calibrated count; default: the recipe",
+    )
     parser.add_argument(
         "--dose-range", type=float, default=None, help="of the phantom stage; default: the recipe"
     )

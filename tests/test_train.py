@@ -241,6 +241,7 @@ def test_a_model_whose_weights_fit_any_scale_fine_tunes_at_another(hr_folder, tm
     )
     config = res.model.config
     assert (config.scale, config.offset) == (2, 0.5)  # the run's geometry
+    assert config.output_shift == 0.5  # what the network adds moves with the skip
     assert res.model.network(torch.zeros(1, 1, 16, 16)).shape[-1] == 32
     trained = res.model.network.state_dict()
     for name, weights in em.network.state_dict().items():  # every layer kept
