@@ -8,6 +8,7 @@ executed. Files are written atomically.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import pickle
@@ -21,6 +22,7 @@ from .errors import InputError
 from .files import atomic_path, write_failed
 from .models import ModelConfig, ResUNet
 from .normalize import DEFAULT_PERCENTILES
+from .sampling import lr_offset
 from .units import INPUT_SMOOTHING
 
 __all__ = [
@@ -81,6 +83,24 @@ class TrainedModel:
     @property
     def config(self) -> ModelConfig:
         return self.network.config
+
+    def at_sampling(self, mode: str) -> TrainedModel:
+        """This model serving LR images sampled by ``mode`` (``""``: as it learned).
+
+        ``decimate`` is a point scan (one sample per pixel), ``area`` an average over each
+        pixel's block (binning, an integrating detector); see
+        :func:`pssr_nb.sampling.lr_offset`. The weights are unchanged: the skip and the
+        network's output move to where the samples sit (:meth:`ModelConfig.at_offset`).
+        A model already at that sampling is returned as it is, else a copy.
+        """
+        if not mode:
+            return self
+        offset = lr_offset(self.config.scale, mode)
+        if offset == self.config.offset:
+            return self
+        network = copy.deepcopy(self.network)
+        network.config = self.config.at_offset(offset)
+        return dataclasses.replace(self, network=network)
 
     def describe(self) -> str:
         """One line for people: what the model does and what it was trained on."""

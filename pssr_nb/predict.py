@@ -45,7 +45,7 @@ from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
 from .normalize import Normalization
 from .params import Checked, param, setting_error, to_dict
-from .sampling import flip_shift
+from .sampling import DOWNSAMPLE_MODES, flip_shift
 from .tiling import apply_tiled
 from .units import input_normalization
 
@@ -104,6 +104,13 @@ class PredictParams(Checked):
         "same",
         "Output pixel type (mapped back through the input's normalisation).",
         choices=OUTPUT_DTYPES,
+    )
+    sampling: str = param(
+        "",
+        "How the LR images were sampled, when not as the model learned: decimate (a point "
+        "scan, one sample per pixel) or area (each pixel averages its block: binning, an "
+        "integrating detector). Empty: as the model learned.",
+        choices=("", *DOWNSAMPLE_MODES),
     )
     suffix: str = param("_pssr", "Appended to each input's name for the output file.")
     overwrite: bool = param(False, "Replace existing output files.")
@@ -307,6 +314,7 @@ def predict_image(
         exception it raises stops the prediction (a cancel button).
     """
     params = params or PredictParams()
+    model = model.at_sampling(params.sampling)
     if isinstance(image, np.ndarray):
         image = ImageData(image, axes or ("YX" if image.ndim == 2 else ""), {})
     try:
@@ -433,7 +441,7 @@ def run(
             fix="Choose a new output folder, or replace them with --overwrite "
             "(overwrite=True in the form).",
         )
-    model = open_model(model_path)
+    model = open_model(model_path).at_sampling(params.sampling)  # once, not per file
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     files = [f for p in inputs for f in image_files(p)]
@@ -464,7 +472,9 @@ def run(
     return report
 
 
-def before_after(record: dict[str, Any], model: TrainedModel) -> dict[str, np.ndarray]:
+def before_after(
+    record: dict[str, Any], model: TrainedModel, sampling: str = ""
+) -> dict[str, np.ndarray]:
     """The input, its sample-aligned bicubic interpolation and the prediction of one file.
 
     Parameters
@@ -473,6 +483,8 @@ def before_after(record: dict[str, Any], model: TrainedModel) -> dict[str, np.nd
         One entry of ``report["files"]`` from :func:`run` (or :func:`predict_file`).
     model : TrainedModel
         The model that made the prediction (for its scale and sampling offset).
+    sampling : str
+        The prediction's ``PredictParams.sampling``.
 
     Returns
     -------
@@ -484,7 +496,7 @@ def before_after(record: dict[str, Any], model: TrainedModel) -> dict[str, np.nd
 
     lr = read_image(record["input"], axes=record["axes"]).data
     sr = read_image(record["output"]).data
-    cfg = model.config
+    cfg = model.at_sampling(sampling).config
     bicubic = upsample(
         np.asarray(lr, dtype=np.float32), cfg.scale, cfg.offset, out_shape=sr.shape[-2:]
     )
