@@ -18,6 +18,9 @@ model trains on it), otherwise ``--pretrained``, a leave-one-dataset-out model f
 would meet them:
 
 - ``pretrained``: the model as it is;
+- ``blended``: the model with what its network adds scaled and its skip's width set, both
+  tuned on the dataset's training planes (:func:`pssr_nb.blend.tune_blend`; seconds, no
+  training step; for GigaDB on the training region's real pair);
 - ``fine-tuned``: ``--minutes`` of training on the dataset's training planes, starting from it;
 - ``scratch``: the same budget from random weights.
 
@@ -73,6 +76,7 @@ from pssr_nb.benchmark import (  # noqa: E402
     headline,
     score_cases,
 )
+from pssr_nb.blend import blend, tune_blend  # noqa: E402
 from pssr_nb.crappify import Crappifier  # noqa: E402
 from pssr_nb.data import Source  # noqa: E402
 from pssr_nb.io import ImageData  # noqa: E402
@@ -81,6 +85,9 @@ from pssr_nb.model_file import TrainedModel, sample_model_path  # noqa: E402
 from pssr_nb.sampling import DOWNSAMPLE_MODES  # noqa: E402
 from pssr_nb.train import TrainParams  # noqa: E402
 from pssr_nb.train import run as train  # noqa: E402
+
+#: The arms that score the pretrained model without training it.
+ALONE = ("pretrained", "blended")
 
 
 def _pairs(planes: list[np.ndarray], crappifier: Crappifier, seed: int):
@@ -111,6 +118,19 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
     }
 
 
+def _blended(init: str, model: TrainedModel, held_out: HeldOut) -> str:
+    """The pretrained model blended with the baseline on the held-out set's training planes."""
+    model = TrainedModel.load(_at_offset(init, model, held_out))
+    tuned = tune_blend(model, held_out.tuning)
+    print(f"blend: {tuned}", flush=True)
+    model = blend(model, tuned.gain, tuned.skip_sigma)
+    model.history = [*model.history, tuned.log_row()]
+    held_out.work.mkdir(parents=True, exist_ok=True)
+    path = held_out.work / "pretrained_blended.pt"
+    model.save(path)
+    return str(path)
+
+
 def _at_offset(init: str, model: TrainedModel, held_out: HeldOut) -> str:
     """The pretrained model file ``init`` (loaded as ``model``), or a copy serving the
     held-out data's sampling offset when that differs (``--mode``;
@@ -136,8 +156,9 @@ class HeldOut:
         if real.name == self.REAL_PAIR:
             if mode:
                 raise SystemExit(f"{real.name} is a real scan: its sampling is not a choice")
-            _, hr, self.crappifier = training_region(scale)
+            lr, hr, self.crappifier = training_region(scale)
             self.train_planes = [hr]
+            self.tuning = [(lr, hr)]  # the real pair a user with this scan has
             self.pairs = held_out_pairs(work / "held_out")
             low, high = training_pair_files(work / "training_pair")
             # --val-lr/--val-hr as a user with this pair gives them (notebook 01's pairs)
@@ -229,12 +250,14 @@ def main() -> None:
         held_out = HeldOut(real, pretrained, work, args.scale, args.mode)
         arms = args.arms
         if pretrained.config.scale != args.scale:
-            print(f"{init} is {pretrained.config.scale}x: no 'pretrained' arm at {args.scale}x")
-            arms = [arm for arm in arms if arm != "pretrained"]
+            print(f"{init} is {pretrained.config.scale}x: no model-alone arms at {args.scale}x")
+            arms = [arm for arm in arms if arm not in ALONE]
         for arm in arms:
-            for seed in args.seeds if arm != "pretrained" else [0]:
+            for seed in args.seeds if arm not in ALONE else [0]:
                 if arm == "pretrained":
                     model_path, steps, chosen = _at_offset(init, pretrained, held_out), 0, None
+                elif arm == "blended":
+                    model_path, steps, chosen = _blended(init, pretrained, held_out), 0, None
                 else:
                     out = held_out.work / f"{arm}_{seed}"
                     result = train(
@@ -265,7 +288,7 @@ def main() -> None:
                     "seed": seed,
                     "minutes": args.minutes,
                     "steps": steps,
-                    "loss": args.loss if arm != "pretrained" else None,
+                    "loss": args.loss if arm not in ALONE else None,
                     "smooth_skip": args.smooth_skip if arm == "scratch" else None,
                     "head": f"{args.head}: {chosen}" if arm == "fine-tuned" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),

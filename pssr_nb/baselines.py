@@ -37,6 +37,7 @@ __all__ = [
     "WIENER_BALANCES",
     "WIENER_SIGMAS",
     "baselines",
+    "care_squared_error",
     "deconvolve",
     "interpolate",
     "interpolation_names",
@@ -129,7 +130,9 @@ def nl_means(lr: np.ndarray, scale: int, offset: float, h: float) -> np.ndarray:
     return interpolate(clean * span + lo, scale, offset, "bicubic")
 
 
-def _squared_error(pred: np.ndarray, truth: np.ndarray) -> float:
+def care_squared_error(pred: np.ndarray, truth: np.ndarray) -> float:
+    """The mean squared error after CARE normalisation (a gain or offset is not an error),
+    what the baselines are tuned to minimise."""
     fitted, target = care_normalize(pred, truth)
     return float(np.mean((fitted - target) ** 2))
 
@@ -179,7 +182,8 @@ def _best(
 ) -> tuple:
     """The candidate setting with the lowest summed error over the pairs."""
     errors = [
-        sum(_squared_error(make(lr, scale, offset, *c), hr) for lr, hr in pairs) for c in candidates
+        sum(care_squared_error(make(lr, scale, offset, *c), hr) for lr, hr in pairs)
+        for c in candidates
     ]
     return candidates[int(np.argmin(errors))]
 

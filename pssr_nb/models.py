@@ -332,8 +332,20 @@ class ResUNet(nn.Module):
     def start_at_skip(self) -> None:
         """Zero the output layer: the network then gives exactly its skip connection, the
         interpolation (or smoothing) baseline, whatever its other weights."""
-        nn.init.zeros_(self.reconstruction.conv.weight)
-        nn.init.zeros_(self.reconstruction.conv.bias)
+        self.scale_output(0.0)
+
+    @torch.no_grad()
+    def scale_output(self, gain: float) -> None:
+        """Scale what the network adds to its skip by ``gain`` (its output layer's weights
+        and bias; exact for residual networks without an ``input_affine``)."""
+        self.reconstruction.conv.weight.mul_(gain)
+        self.reconstruction.conv.bias.mul_(gain)
+
+    def set_skip_sigma(self, sigma: float) -> None:
+        """Smooth the skip by a Gaussian of ``sigma`` HR pixels (``ModelConfig.skip_sigma``)."""
+        self.config = dataclasses.replace(self.config, skip_sigma=float(sigma))
+        device = self.reconstruction.conv.weight.device
+        self.skip_kernel = gaussian_kernel(self.config.skip_sigma).to(device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config

@@ -34,7 +34,6 @@ from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, sp
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory, ResumeMismatchError, TrainingDiverged
 from .files import next_run_folder, output_folder, remove_leftover_temporaries, run_folders
-from .gaussian import gaussian_kernel
 from .losses import make_loss
 from .model_choice import open_model
 from .model_file import TrainedModel, atomic_save, read_safely
@@ -273,9 +272,7 @@ class _Run:
         fine-tuned network's learned features, are kept."""
         tuned = self.validation.tuned
         if tuned and tuned.gaussian_sigma:
-            sigma = float(tuned.gaussian_sigma)
-            self.net.config = dataclasses.replace(self.net.config, skip_sigma=sigma)
-            self.net.skip_kernel = gaussian_kernel(sigma).to(self.device)
+            self.net.set_skip_sigma(tuned.gaussian_sigma)
         if self.net.config.residual:
             self.net.start_at_skip()
 

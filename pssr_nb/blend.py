@@ -1,0 +1,151 @@
+"""A model shrunk toward the best simple baseline, tuned on the user's own images.
+
+A residual model's output is its skip (bicubic at the acquired positions, smoothed by a
+Gaussian of ``skip_sigma``) plus what its network adds. A pretrained model that never saw
+the user's specimen can add the wrong detail and score below a tuned Gaussian. Before any
+training step, two numbers fix that:
+
+- :func:`blend` scales what the network adds by a ``gain`` and sets the skip's width. At
+  gain 0 the model *is* the ``bicubic+gaussian`` baseline of that width; at gain 1 and its
+  own width it is the model as trained.
+- :func:`tune_blend` chooses both on pairs the user has (HR images crappified as training
+  would crappify them, or real LR/HR pairs), on the grid and error the baselines are tuned
+  with (:data:`pssr_nb.baselines.SIGMAS`, CARE-normalised squared error), through
+  :func:`pssr_nb.predict.predict_image`, the path users predict with. It takes seconds.
+
+This is shrinkage toward the baseline: on the tuning pairs the blend is never worse than
+the tuned Gaussian (gain 0 is among the candidates). On new images it has to be measured,
+and is (``benchmarks/bench_transfer.py --arms blended``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .baselines import SIGMAS, care_squared_error
+from .errors import InputError
+from .model_file import TrainedModel
+from .predict import PredictParams, predict_image
+
+__all__ = ["GAINS", "Blend", "blend", "tune_blend"]
+
+#: The gains tried for what the network adds: from none (the baseline) to all of it.
+GAINS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+@dataclasses.dataclass(frozen=True)
+class Blend:
+    """A tuned blend and how it did on the pairs it was tuned on.
+
+    Attributes
+    ----------
+    gain : float
+        The share of what the network adds that is kept.
+    skip_sigma : float
+        The skip's Gaussian width, HR pixels.
+    error : float
+        Its mean CARE-normalised squared error over the tuning pairs.
+    model_error : float
+        The model's as it was (gain 1, its own width).
+    baseline_error : float
+        ``bicubic+gaussian``'s at its best width (gain 0).
+    pairs : int
+        How many pairs it was tuned on.
+    """
+
+    gain: float
+    skip_sigma: float
+    error: float
+    model_error: float
+    baseline_error: float
+    pairs: int
+
+    def log_row(self) -> dict[str, Any]:
+        """The model file's history row that records the blend."""
+        return {"kind": "blend", **dataclasses.asdict(self)}
+
+
+def blend(model: TrainedModel, gain: float, skip_sigma: float) -> TrainedModel:
+    """A copy of ``model`` whose network adds ``gain`` times what it added, to a skip
+    smoothed by a Gaussian of ``skip_sigma`` HR pixels.
+
+    Raises
+    ------
+    InputError
+        For a model without a skip (``ModelConfig.residual`` off, e.g. a PSSR2 import).
+    """
+    c = model.config
+    if not c.residual or tuple(c.input_affine) != (1.0, 0.0):
+        raise InputError(
+            "Only a model that adds to a bicubic skip can be blended with the baseline; this "
+            f"one ({model.origin}) makes its whole output itself.",
+            fix="Fine-tune it on your images instead (pssr-nb train --init MODEL).",
+        )
+    if not 0.0 <= gain <= 1.0 or skip_sigma < 0:
+        raise InputError(
+            f"A blend needs a gain in [0, 1] and a width >= 0, got {gain} and {skip_sigma}."
+        )
+    network = copy.deepcopy(model.network)
+    network.set_skip_sigma(skip_sigma)
+    network.scale_output(gain)
+    return dataclasses.replace(model, network=network)
+
+
+def tune_blend(
+    model: TrainedModel,
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    params: PredictParams | None = None,
+    gains: Sequence[float] = GAINS,
+    sigmas: Sequence[float] = SIGMAS,
+) -> Blend:
+    """The gain and skip width with the lowest error over ``pairs``.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A residual model (see :func:`blend`).
+    pairs : sequence of (lr, hr)
+        2-D planes, ``hr`` ``scale`` times larger, each LR in its own units (it is
+        measured as :func:`~pssr_nb.predict.predict_image` measures it). Never the images
+        that are scored.
+    params : PredictParams, optional
+        How to predict (default: no TTA).
+    gains, sigmas : sequence of float
+        The candidates; 0 should be among the gains, so the baseline is.
+
+    Returns
+    -------
+    Blend
+    """
+    if not pairs:
+        raise InputError("Tuning a blend needs at least one LR/HR pair.")
+    blend(model, 1.0, model.config.skip_sigma)  # fails early for a model without a skip
+    params = params or PredictParams(tta=False)
+    own = model.config.skip_sigma
+    widths = sorted({*map(float, sigmas), own})
+    errors = np.zeros((len(gains), len(widths)))
+    model_error = 0.0
+    for lr, hr in pairs:
+        lr = np.asarray(lr, np.float32)
+        full = predict_image(model, lr, params).data
+        skips = {s: predict_image(blend(model, 0.0, s), lr, params).data for s in widths}
+        added = full - skips[own]
+        model_error += care_squared_error(full, hr) / len(pairs)
+        for i, g in enumerate(gains):
+            for j, s in enumerate(widths):
+                errors[i, j] += care_squared_error(skips[s] + g * added, hr) / len(pairs)
+    i, j = np.unravel_index(int(np.argmin(errors)), errors.shape)
+    baseline = errors[list(gains).index(0.0)].min() if 0.0 in gains else float("nan")
+    return Blend(
+        gain=float(gains[i]),
+        skip_sigma=widths[j],
+        error=float(errors[i, j]),
+        model_error=float(model_error),
+        baseline_error=float(baseline),
+        pairs=len(pairs),
+    )
