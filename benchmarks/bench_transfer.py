@@ -114,6 +114,7 @@ def _score_crappified(model: TrainedModel, tests, tuning) -> dict[str, float]:
         "baseline_psnr": float(np.mean([r["psnr"] for r in rows if r["method"] == base])),
         "best_baseline": base,
         "gain_db": h["psnr"]["gain_mean"],
+        "gain_sd_images": h["psnr"]["gain_sd"],
         "gain_ssim": h["ssim"]["gain_mean"],
     }
 

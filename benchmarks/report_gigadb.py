@@ -84,6 +84,7 @@ def score_held_out(model: Any, out: Path, pairs: list[tuple[Path, Path]]) -> dic
     return {
         "best_baseline": psnr["best_baseline"],
         "gain_db": psnr["gain_mean"],
+        "gain_sd_images": psnr["gain_sd"],
         "gain_ssim": ssim["gain_mean"],
         "ceiling": {k: v for k, v in bench.headline["ceiling"].items() if k != "text"},
         "summary": bench.summary,

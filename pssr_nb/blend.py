@@ -22,17 +22,28 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .baselines import SIGMAS, care_squared_error
+from .crappify import Crappifier
+from .data import find_pairs
 from .errors import InputError
+from .io import image_files, read_image
+from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
+from .normalize import percentile_normalization
+from .params import Checked, param
 from .predict import PredictParams, predict_image
 
-__all__ = ["GAINS", "Blend", "blend", "tune_blend"]
+__all__ = ["GAINS", "Blend", "BlendInputs", "blend", "run", "tune_blend"]
+
+#: HR planes read from one file at most (a stack's planes, evenly spaced).
+PLANES_PER_FILE = 4
 
 #: The gains tried for what the network adds: from none (the baseline) to all of it.
 GAINS = tuple(round(0.1 * i, 1) for i in range(11))
@@ -64,6 +75,16 @@ class Blend:
     model_error: float
     baseline_error: float
     pairs: int
+
+    @property
+    def gain_db(self) -> float:
+        """The blend's gain over ``bicubic+gaussian`` on the tuning pairs (dB of error)."""
+        return 10 * math.log10(self.baseline_error / self.error)
+
+    @property
+    def model_gain_db(self) -> float:
+        """The unblended model's gain over ``bicubic+gaussian`` on the tuning pairs."""
+        return 10 * math.log10(self.baseline_error / self.model_error)
 
     def log_row(self) -> dict[str, Any]:
         """The model file's history row that records the blend."""
@@ -149,3 +170,103 @@ def tune_blend(
         baseline_error=float(baseline),
         pairs=len(pairs),
     )
+
+
+@dataclasses.dataclass
+class BlendInputs(Checked):
+    """What to blend: the model and the user's images (``pssr-nb blend``)."""
+
+    model: str = param("", MODEL_HELP, positional=True)
+    hr: str = param(
+        "",
+        "High-resolution images of your specimen (files or a folder): crappified as the "
+        "model was trained (or by crappifier), or paired with lr. Never the images you will "
+        "score the model on.",
+        required=True,
+    )
+    lr: str = param("", "Real LR scans of the same fields, paired by name; empty: crappify hr.")
+    crappifier: str = param(
+        "", "crappifier.json from calibration, to crappify hr; empty: the model's own."
+    )
+    lr_token: str = param("", "Part of LR file names to ignore when pairing, e.g. lowsnr.")
+    hr_token: str = param("", "Part of HR file names to ignore when pairing, e.g. highsnr.")
+
+
+def _planes(path: Path) -> list[np.ndarray]:
+    """Up to :data:`PLANES_PER_FILE` 2-D planes of an image file, evenly spaced."""
+    data = np.asarray(read_image(path).data, np.float32)
+    planes = data.reshape(-1, *data.shape[-2:])
+    keep = np.unique(np.linspace(0, len(planes) - 1, PLANES_PER_FILE).round().astype(int))
+    return [planes[i] for i in keep]
+
+
+def user_pairs(inputs: BlendInputs, model: TrainedModel) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (LR, HR) planes to tune on: real pairs, or the HR crappified at the model's scale."""
+    s = model.config.scale
+    if inputs.lr:
+        pairs = []
+        for lr_file, hr_file in find_pairs(inputs.lr, inputs.hr, inputs.lr_token, inputs.hr_token):
+            for lr, hr in zip(_planes(lr_file), _planes(hr_file), strict=True):
+                h, w = lr.shape
+                if hr.shape[0] < s * h or hr.shape[1] < s * w:
+                    raise InputError(
+                        f"The HR image {hr.shape} is smaller than {s} x its LR partner "
+                        f"{lr.shape} ({lr_file.name}).",
+                        path=hr_file,
+                        fix=f"Pair each LR scan with the HR image of the same field, {s}x larger.",
+                    )
+                pairs.append((lr, hr[: s * h, : s * w]))
+        return pairs
+    if inputs.crappifier:
+        crappifier = Crappifier.load(inputs.crappifier)
+    elif model.crappifier:
+        crappifier = Crappifier.from_dict(model.crappifier).typical()
+    else:
+        raise InputError(
+            "This model does not record how its inputs were made, so your HR images cannot "
+            "be crappified like them.",
+            fix="Give real LR scans of the same fields (lr), or a crappifier.json (crappifier).",
+        )
+    if crappifier.scale != s:
+        raise InputError(
+            f"The crappifier is {crappifier.scale}x and the model {s}x.",
+            path=inputs.crappifier or None,
+            fix="Give a crappifier calibrated at the model's scale.",
+        )
+    pairs = []
+    for n, hr_file in enumerate(image_files(inputs.hr)):
+        for plane in _planes(hr_file):
+            hr = plane[: plane.shape[0] // s * s, : plane.shape[1] // s * s]
+            hr = percentile_normalization(hr).apply(hr).astype(np.float32)
+            pairs.append((crappifier(hr, seed=n), hr))
+    return pairs
+
+
+def run(inputs: BlendInputs, out: str | Path, overwrite: bool = False) -> tuple[Path, Blend]:
+    """Tune a blend of ``inputs.model`` on the user's images and write it as a model file.
+
+    The file is the model with what its network adds scaled and its skip's width set,
+    with the tuning recorded in its history (``kind: "blend"``). Returns its path and the
+    :class:`Blend`.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(
+            "The output file exists.",
+            path=out,
+            fix="Choose a new name, or replace it (--overwrite).",
+        )
+    model = open_model(inputs.model or "em_x4")
+    if model.config.frames != 1:
+        raise InputError(
+            f"Blending is measured for single-frame models; this one takes {model.config.frames}.",
+            path=inputs.model,
+            fix="Fine-tune it on your images instead (pssr-nb train --init MODEL).",
+        )
+    pairs = user_pairs(inputs, model)
+    if not pairs:
+        raise InputError("No images found.", path=inputs.hr, fix="Give HR image files or a folder.")
+    tuned = tune_blend(model, pairs)
+    blended = blend(model, tuned.gain, tuned.skip_sigma)
+    blended.history = [*model.history, tuned.log_row()]
+    return blended.save(out), tuned

@@ -187,6 +187,24 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_blend(args: argparse.Namespace) -> None:
+    from .blend import BlendInputs, run
+
+    inputs = from_namespace(BlendInputs, args)
+    path, tuned = run(inputs, args.out, overwrite=args.overwrite)
+    print(
+        f"On your {tuned.pairs} plane(s): the model {tuned.model_gain_db:+.2f} dB over "
+        f"bicubic+gaussian; kept {tuned.gain:.0%} of what its network adds, skip "
+        f"{tuned.skip_sigma:g} HR px: {tuned.gain_db:+.2f} dB"
+    )
+    if tuned.gain == 0:
+        print(
+            "  The model adds nothing your images support: the blend is bicubic + the tuned "
+            "Gaussian. Fine-tune it on them (pssr-nb train --init MODEL) instead."
+        )
+    print(f"Blended model written to {path.resolve()} (predict with --model)")
+
+
 def _cmd_export(args: argparse.Namespace) -> None:
     from .io import read_image
     from .model_choice import open_model
@@ -257,6 +275,7 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .benchmark import BenchmarkInputs, BenchmarkParams
+    from .blend import BlendInputs
     from .calibrate import CalibrateInputs, CalibrateParams
     from .demo import DemoParams
     from .describe import DataParams
@@ -324,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     add_arguments(p, BenchmarkParams)
     p.set_defaults(func=_cmd_benchmark, params_cls=BenchmarkParams, inputs_cls=BenchmarkInputs)
+
+    p = sub.add_parser(
+        "blend",
+        help="shrink a pretrained model toward the tuned Gaussian where it does not know your "
+        "specimen (seconds, no training)",
+    )
+    add_arguments(p, BlendInputs)
+    p.add_argument("--out", required=True, help="the blended model file to write (.pt)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=_cmd_blend, params_cls=None, inputs_cls=BlendInputs)
 
     p = sub.add_parser(
         "export", help="write a BioImage Model Zoo package (Fiji/deepImageJ, napari, bioimage.io)"

@@ -118,6 +118,9 @@ class TrainedModel:
             parts.append(f"trained on {self.modality}")
         if self.pixel_size_nm:
             parts.append(f"LR pixels {self.pixel_size_nm:g} nm")
+        blends = [r for r in self.history if r.get("kind") == "blend"]
+        if blends:
+            parts.append(f"blended with the baseline ({blends[-1]['gain']:.0%} of its detail kept)")
         steps = [r["step"] for r in self.history if r.get("kind") == "train"]
         if steps:
             parts.append(f"{max(steps)} training steps")

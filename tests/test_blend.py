@@ -101,3 +101,37 @@ def test_a_model_without_a_skip_cannot_be_blended(em):
         blend(model, 1.5, 1.0)
     with pytest.raises(InputError, match="at least one"):
         tune_blend(model, [])
+
+
+def test_the_blend_command_writes_a_model_that_records_its_blend(tmp_path, capsys):
+    from pssr_nb.cli import main
+    from pssr_nb.io import write_tiff
+
+    model = load_sample_model("em_x4")
+    crappifier = Crappifier.from_dict(model.crappifier).typical()
+    for n, (lr, hr) in enumerate(_em_pairs([2004, 2005], crappifier)):
+        write_tiff(tmp_path / "hr" / f"field{n}_high.tif", hr, "YX", {})
+        write_tiff(tmp_path / "lr" / f"field{n}_low.tif", lr, "YX", {})
+    out = tmp_path / "blended.pt"
+    assert main(["blend", "em_x4", "--hr", str(tmp_path / "hr"), "--out", str(out)]) == 0
+    assert "dB over bicubic+gaussian" in capsys.readouterr().out
+    blended = TrainedModel.load(out)
+    row = blended.history[-1]
+    assert row["kind"] == "blend" and row["pairs"] == 2 and 0 <= row["gain"] <= 1
+    assert blended.config.skip_sigma == row["skip_sigma"]
+    assert "blended with the baseline" in blended.describe()
+
+    before = out.read_bytes()  # an existing file is never replaced unasked
+    assert main(["blend", "em_x4", "--hr", str(tmp_path / "hr"), "--out", str(out)]) != 0
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+
+    real = ["--lr", str(tmp_path / "lr"), "--lr-token", "low", "--hr-token", "high"]
+    args = ["blend", "em_x4", "--hr", str(tmp_path / "hr"), *real, "--out", str(out)]
+    assert main([*args, "--overwrite"]) == 0
+    assert TrainedModel.load(out).history[-1]["pairs"] == 2
+
+    small = np.zeros((64, 64), np.float32)
+    write_tiff(tmp_path / "hr" / "field0_high.tif", small, "YX", {}, overwrite=True)
+    assert main([*args, "--overwrite"]) != 0
+    err = capsys.readouterr().err
+    assert "field0_high.tif" in err and "smaller than 4 x" in err
