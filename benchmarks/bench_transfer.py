@@ -232,6 +232,12 @@ def main() -> None:
         help="crappify the held-out data with this sampling instead of the pretrained "
         "model's (the model alone is then scored with its skip at that sampling's offset)",
     )
+    parser.add_argument(
+        "--also-sampling",
+        default="",
+        choices=("", *DOWNSAMPLE_MODES),
+        help="train arms also on this sampling, every other step (TrainParams.also_sampling)",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -271,6 +277,7 @@ def main() -> None:
                             loss=args.loss,
                             smooth_skip=args.smooth_skip,
                             head=args.head,
+                            also_sampling=args.also_sampling,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -293,6 +300,7 @@ def main() -> None:
                     "smooth_skip": args.smooth_skip if arm == "scratch" else None,
                     "head": f"{args.head}: {chosen}" if arm == "fine-tuned" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
+                    "also_sampling": args.also_sampling or None,
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))
                 print(json.dumps(row), flush=True)

@@ -115,6 +115,10 @@ plt.show()
 #   it; when it does not (a model of another microscope, another noise level) the run
 #   keeps its learned features but starts *at* the baseline, as a run from scratch does,
 #   so fine-tuning never starts lower than scratch. `keep` and `fresh` force either.
+# - `also_sampling` — for a model that must serve scans of both kinds: point scans
+#   (`decimate`, one sample per pixel) and block averages (`area`: binning, an integrating
+#   detector). Every other step is then crappified the other way. Empty trains on the
+#   crappifier's sampling only.
 # - `minutes` — the budget, a deadline: the number of steps is planned from a short
 #   timing and re-planned as the run goes, so the run ends on time even when the machine
 #   gets busier, and the learning-rate schedule always completes.

@@ -203,6 +203,12 @@ class _Run:
         start_at_baseline: bool = False,
     ):
         self.params, self.sources, self.crappifier = params, list(sources), crappifier
+        #: The crappifier of every other step (``params.also_sampling``), or None.
+        self.other_sampling = (
+            crappifier.at_scale(crappifier.scale, params.also_sampling)
+            if params.also_sampling
+            else None
+        )
         self.out, self.device, self.clock = out, device, clock
         self.units = units  # (low, span) of each source's input units (pssr_nb.units)
         p = params
@@ -332,17 +338,24 @@ class _Run:
         f, bs = self.params.frames, self.params.batch_size
         sources = [self.dataset.source_of(step * bs + i) for i in range(hr.shape[0])]
         units = self.units[sources].to(self.device)
-        with torch.no_grad():
-            lr = self.crappifier(hr, _step_generator(self.params.seed, step, self.device))
-            lr = to_units(lr, units).contiguous(memory_format=torch.channels_last)
-            target = to_units(hr[:, f // 2 : f // 2 + 1], units)
-        with self.autocast:
-            pred = net(lr)
-        loss = self.loss_fn(pred.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
+        crappifier, own = self.crappifier, net.config
+        if self.other_sampling is not None and step % 2:
+            crappifier = self.other_sampling
+            net.config = own.at_offset(crappifier.offset)  # skip and output at its samples
+        try:
+            with torch.no_grad():
+                lr = crappifier(hr, _step_generator(self.params.seed, step, self.device))
+                lr = to_units(lr, units).contiguous(memory_format=torch.channels_last)
+                target = to_units(hr[:, f // 2 : f // 2 + 1], units)
+            with self.autocast:
+                pred = net(lr)
+            loss = self.loss_fn(pred.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        finally:
+            net.config = own
         return float(loss.detach())
 
     # -- planning ----------------------------------------------------------

@@ -15,7 +15,7 @@ from .data import MIN_TRAINING_TILE_LR
 from .losses import LOSSES
 from .models import PRESETS
 from .params import Checked, param, setting_error
-from .sampling import DEFAULT_SCALE, MAX_SCALE
+from .sampling import DEFAULT_SCALE, DOWNSAMPLE_MODES, MAX_SCALE
 
 __all__ = ["LEARNING_RATES", "TrainInputs", "TrainParams", "effective_params"]
 
@@ -121,6 +121,15 @@ class TrainParams(Checked):
         "skip bicubic + the tuned Gaussian); 'auto' keeps init's output when init alone "
         "beats the best baseline on the validation images, else starts fresh.",
         choices=("auto", "keep", "fresh"),
+    )
+    also_sampling: str = param(
+        "",
+        "Also train on LR sampled this way, every other step, so that one model serves both "
+        "samplings: decimate (a point scan, one sample per pixel) or area (each pixel "
+        "averages its block: binning, an integrating detector). The network's skip and "
+        "output move to those samples' positions on those steps; validation stays on the "
+        "crappifier's sampling. Empty: the crappifier's only.",
+        choices=("", *DOWNSAMPLE_MODES),
     )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(

@@ -48,6 +48,7 @@ from pssr_nb.model_file import TrainedModel, sample_model_path
 from pssr_nb.models import ResUNet, config_for
 from pssr_nb.phantoms import SimulateParams
 from pssr_nb.phantoms import run as simulate
+from pssr_nb.sampling import DOWNSAMPLE_MODES
 from pssr_nb.train import TrainParams
 from pssr_nb.train import run as train
 from pssr_nb.train_settings import LEARNING_RATES
@@ -130,6 +131,7 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
             modality=reference_modality(args.specimen),
             device=args.device,
             seed=args.seed,
+            also_sampling=args.also_sampling,
             **from_untrained,
         ),
         folder / "hr",
@@ -143,8 +145,13 @@ def phantom_stage(args: argparse.Namespace, folder: Path, run: Path) -> TrainedM
         f"--images {args.images} --seed {args.seed} --device {args.device} --loss {args.loss} "
         f"--dose-range {args.dose_range:g}{_scale_option(args)}"
         f"{f' --skip-sigma {args.skip_sigma:g}' if args.skip_sigma else ''}"
+        f"{_sampling_option(args)}"
     )
     return model
+
+
+def _sampling_option(args: argparse.Namespace) -> str:
+    return f" --also-sampling {args.also_sampling}" if args.also_sampling else ""
 
 
 def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) -> TrainedModel:
@@ -179,6 +186,7 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
             modality=start.modality.replace("(simulated)", "(simulated and real)"),
             device=args.device,
             seed=args.seed,
+            also_sampling=args.also_sampling,
         ),
         sources,
         run,
@@ -191,7 +199,8 @@ def real_stage(args: argparse.Namespace, init: Path, folder: Path, run: Path) ->
         f"{start.origin}, then scripts/train_sample_model.py --specimen {args.specimen} "
         f"--seed {args.seed} --loss {args.loss}{_scale_option(args)}"
         f"{f' --hold-out {args.hold_out!r}' if args.hold_out else ''}"
-        f"{f' --real-dose-range {dose_range:g}' if args.real_dose_range else ''}: "
+        f"{f' --real-dose-range {dose_range:g}' if args.real_dose_range else ''}"
+        f"{_sampling_option(args)}: "
         f"{steps} steps on real images [{real}], {n_phantoms} phantoms"
         f"{f' and {len(fields)} featureless fields' if fields else ''}, photon count "
         f"drawn up to {dose_range:g}x either side of the calibrated one"
@@ -238,6 +247,12 @@ def main() -> None:
     )
     parser.add_argument("--init", default="", help="skip the phantom stage: start from this model")
     parser.add_argument("--hold-out", default="", help="leave this real set out (not shipped)")
+    parser.add_argument(
+        "--also-sampling",
+        default="",
+        choices=("", *DOWNSAMPLE_MODES),
+        help="train on this sampling too, every other step (TrainParams.also_sampling)",
+    )
     parser.add_argument(
         "--real-stage",
         action=argparse.BooleanOptionalAction,

@@ -229,6 +229,28 @@ def test_an_auto_head_starts_fine_tuning_at_the_better_of_init_and_the_baseline(
     assert res.model.config.skip_sigma == load_sample_model("em_x4").config.skip_sigma
 
 
+def test_also_sampling_trains_every_other_step_at_the_other_samples_positions(
+    hr_folder, tmp_path, monkeypatch
+):
+    """With also_sampling="area" a point-scan run crappifies odd steps by block averages
+    and moves its skip and output to the blocks' centres for them; the model it writes,
+    and its validation, stay at the crappifier's sampling."""
+    seen, forward = [], ResUNet.forward
+
+    def spy(self, x):
+        if torch.is_grad_enabled():  # training steps, not validation
+            seen.append(self.config.offset)
+        return forward(self, x)
+
+    monkeypatch.setattr(ResUNet, "forward", spy)
+    crap = Crappifier([Downsample(4), Gaussian(0.1)])
+    params = TrainParams(steps=4, also_sampling="area", **TINY)
+    res = run(params, hr_folder, tmp_path / "a", crap, progress=False)
+    assert seen[-4:] == [0.0, 1.5, 0.0, 1.5]
+    assert res.model.config.offset == 0.0 and res.model.config.weights_offset is None
+    assert TrainedModel.load(tmp_path / "a" / "model_best.pt").config.offset == 0.0
+
+
 def test_a_model_whose_weights_fit_any_scale_fine_tunes_at_another(hr_folder, tmp_path):
     em = load_sample_model("em_x4")
     assert em.config.fits_any_scale
