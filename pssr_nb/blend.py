@@ -206,7 +206,14 @@ def user_pairs(inputs: BlendInputs, model: TrainedModel) -> list[tuple[np.ndarra
     if inputs.lr:
         pairs = []
         for lr_file, hr_file in find_pairs(inputs.lr, inputs.hr, inputs.lr_token, inputs.hr_token):
-            for lr, hr in zip(_planes(lr_file), _planes(hr_file), strict=True):
+            lrs, hrs = _planes(lr_file), _planes(hr_file)
+            if len(lrs) != len(hrs):
+                raise InputError(
+                    f"{lr_file.name} and {hr_file.name} hold different numbers of planes.",
+                    path=hr_file,
+                    fix="Pair each LR scan with the HR image of the same field and planes.",
+                )
+            for lr, hr in zip(lrs, hrs, strict=True):
                 h, w = lr.shape
                 if hr.shape[0] < s * h or hr.shape[1] < s * w:
                     raise InputError(
