@@ -33,6 +33,7 @@ from .baselines import SIGMAS, care_squared_error
 from .crappify import Crappifier
 from .data import find_pairs
 from .errors import InputError
+from .files import refuse_to_replace
 from .io import image_files, read_image
 from .model_choice import MODEL_HELP, open_model
 from .model_file import TrainedModel
@@ -256,13 +257,12 @@ def run(inputs: BlendInputs, out: str | Path, overwrite: bool = False) -> tuple[
     with the tuning recorded in its history (``kind: "blend"``). Returns its path and the
     :class:`Blend`.
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(
-            "The output file exists.",
-            path=out,
-            fix="Choose a new name, or replace it (--overwrite).",
-        )
+    out = refuse_to_replace(
+        out,
+        overwrite,
+        "The output file exists.",
+        "Choose a new name, or replace it (--overwrite).",
+    )
     model = open_model(inputs.model or "em_x4")
     if model.config.frames != 1:
         raise InputError(

@@ -23,6 +23,7 @@ __all__ = [
     "made_by",
     "next_run_folder",
     "output_folder",
+    "refuse_to_replace",
     "remove_leftover_temporaries",
     "run_folders",
     "write_failed",
@@ -234,3 +235,15 @@ def claim_folder(folder: str | Path, command: str) -> Path:
     if owner != command:
         (folder / OWNER_FILE).write_text(command + "\n")
     return folder
+
+
+def refuse_to_replace(path: str | Path, overwrite: bool, problem: str, fix: str) -> Path:
+    """``path`` as a ``Path``, or an :class:`InputError` naming it when it exists and
+    ``overwrite`` is off: the rule every writer keeps, nothing is replaced unasked.
+
+    ``problem`` and ``fix`` are the writer's own words (the notebooks quote them).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(problem, path=path, fix=fix)
+    return path

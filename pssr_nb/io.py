@@ -24,7 +24,7 @@ import numpy as np
 import tifffile
 
 from .errors import InputError
-from .files import atomic_path
+from .files import atomic_path, refuse_to_replace
 from .microscope_files import READERS, is_microscope_file, read_microscope_file
 
 __all__ = [
@@ -618,12 +618,12 @@ def write_tiff(
     """
     path = Path(path)
     axes = check_axes(axes, data.ndim, path)
-    if path.exists() and not overwrite:
-        raise InputError(
-            "Refusing to overwrite an existing file.",
-            path=path,
-            fix="Choose another output folder, delete the file, or pass overwrite=True.",
-        )
+    refuse_to_replace(
+        path,
+        overwrite,
+        "Refusing to overwrite an existing file.",
+        "Choose another output folder, delete the file, or pass overwrite=True.",
+    )
     if data.dtype == np.float64:
         data = data.astype(np.float32)
     px = (

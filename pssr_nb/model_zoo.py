@@ -38,7 +38,7 @@ import yaml
 
 from . import __version__
 from .errors import InputError
-from .files import output_folder
+from .files import output_folder, refuse_to_replace
 from .model_package import FACTS_FILE, STATE_DICT_FILE, package_facts
 from .params import Checked, param, setting_error
 
@@ -227,12 +227,12 @@ def _cover(tensor: np.ndarray, output: np.ndarray, path: Path) -> None:
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise InputError(
-            "A package already exists here; it was not replaced.",
-            path=out,
-            fix="Choose another --out, or give --overwrite (overwrite=True) to replace it.",
-        )
+    refuse_to_replace(
+        out,
+        overwrite,
+        "A package already exists here; it was not replaced.",
+        "Choose another --out, or give --overwrite (overwrite=True) to replace it.",
+    )
     if out.suffix.lower() == ".zip":
         output_folder(out.parent)
     elif out.exists() and not out.is_dir():

@@ -32,7 +32,7 @@ from . import __version__
 from .data import DIHEDRAL, Source, dihedral, frame_window, inverse_dihedral
 from .devices import autocast_for, resolve_device
 from .errors import InputError, OutOfMemory
-from .files import atomic_path, output_folder
+from .files import atomic_path, output_folder, refuse_to_replace
 from .io import (
     ImageData,
     image_files,
@@ -383,12 +383,12 @@ def predict_file(
     path = Path(path)
     target, unc_target = targets or output_paths([path], out_dir, _suffixes(params))[0]
     for t in (target, unc_target) if params.tta else (target,):
-        if t.exists() and not params.overwrite:
-            raise InputError(
-                "Refusing to overwrite an existing output file.",
-                path=t,
-                fix="Choose another output folder, or set overwrite=True (--overwrite).",
-            )
+        refuse_to_replace(
+            t,
+            params.overwrite,
+            "Refusing to overwrite an existing output file.",
+            "Choose another output folder, or set overwrite=True (--overwrite).",
+        )
     image = read_image(path, axes=axes)
     pred = predict_image(model, image, params)
     write_tiff(

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
-from .files import atomic_path
+from .files import atomic_path, refuse_to_replace
 from .normalize import Normalization
 from .params import Checked, param
 
@@ -335,13 +335,12 @@ def save_ome_zarr(
     the metadata, and the coarser pyramid levels are added.
     """
     da, zarr = _require()
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(
-            "This output already exists; it is never replaced without asking.",
-            path=out,
-            fix="Choose another --out, or give --overwrite.",
-        )
+    out = refuse_to_replace(
+        out,
+        overwrite,
+        "This output already exists; it is never replaced without asking.",
+        "Choose another --out, or give --overwrite.",
+    )
     array = data if hasattr(data, "dask") else da.from_array(np.asarray(data))
     if len(axes) != array.ndim or not axes.endswith("YX"):
         raise InputError(
