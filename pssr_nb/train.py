@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .blend import blend, tune_blend
 from .crappify import Crappifier
 from .data import HRDataset, Source, check_tile, fixed_regions, load_sources, split
 from .devices import autocast_for, resolve_device
@@ -294,6 +295,7 @@ class _Run:
         row = dict(self.untrained_scores) or self.validate(record=False)  # plan()'s, if any
         if self.on_validate is not None:
             row.update(self.on_validate(self.trained_model(), dict(row)) or {})
+        row.update(self.blended_init_scores())
         key = "pairs_gain_db" if "pairs_gain_db" in row else "gain_db"
         fresh = head == "fresh" or (head == "auto" and row[key] < 0)
         if fresh:
@@ -302,6 +304,24 @@ class _Run:
         self.log(row)
         self.elapsed += self.clock() - start
         return row
+
+    def blended_init_scores(self) -> dict[str, float]:
+        """The starting model alone once blended with the best baseline on the training
+        blocks (:mod:`pssr_nb.blend`), scored on the validation blocks: what the user
+        would get from it without training. Empty for a model without a skip."""
+        model = self.trained_model()
+        if not model.config.residual or not self.validation.tuning_pairs:
+            return {}
+        settings = PredictParams(tta=False, device=str(self.device), amp=self.params.amp)
+        tuned = tune_blend(model, self.validation.tuning_pairs, settings)
+        blended = blend(model, tuned.gain, tuned.skip_sigma)
+        scores, _ = self.validation.evaluate(blended, settings)
+        return {
+            "blend_share": tuned.gain,
+            "blend_psnr": scores["val_psnr"],
+            "blend_ssim": scores["val_ssim"],
+            "blend_gain_db": scores["gain_db"],
+        }
 
     # -- one step ----------------------------------------------------------
 
@@ -781,6 +801,15 @@ def score_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "": f"held-out regions: {init} alone ({start['gain_db']:+.2f} dB)",
                 "PSNR": round(start["val_psnr"], 2),
                 "SSIM": round(start["val_ssim"], 3),
+            }
+        )
+    if init and "blend_psnr" in start:
+        rows.append(
+            {
+                "": f"held-out regions: {init} alone, blended ({start['blend_gain_db']:+.2f} "
+                f"dB; {start['blend_share']:.0%} of its detail kept)",
+                "PSNR": round(start["blend_psnr"], 2),
+                "SSIM": round(start["blend_ssim"], 3),
             }
         )
     rows.append(

@@ -132,6 +132,8 @@ class ValidationSet:
             (crappifier(r.block[None], seed=seed + 2 * NOISE_SEED + n)[0, centre], r.block[centre])
             for n, r in enumerate(tuning)
         ]
+        #: (LR, HR) training blocks, crappified once: what the baselines are tuned on.
+        self.tuning_pairs = tuning_pairs
         #: The restoration baselines' settings, tuned on the training blocks.
         self.tuned = tune(tuning_pairs, s, offset) if tuning_pairs else None
         outputs: dict[str, list[np.ndarray]] = {}

@@ -218,6 +218,10 @@ def test_an_auto_head_starts_fine_tuning_at_the_better_of_init_and_the_baseline(
     assert res.model.config.skip_sigma > 0
     rows = {r[""].split(" (")[0]: r for r in train_module.score_rows(res.summary)}
     assert rows[f"held-out regions: {init} alone"]["PSNR"] == pytest.approx(start["val_psnr"], 0.01)
+    # alone but blended on the training blocks, the bicubic-like init is the tuned Gaussian
+    assert abs(start["blend_gain_db"]) < 0.05, start
+    blended = rows[f"held-out regions: {init} alone, blended"]
+    assert blended["PSNR"] == pytest.approx(start["blend_psnr"], 0.01)
     assert [r["kind"] for r in _log_rows(tmp_path / "b")][:2] == ["init", "val"]
     # above it: the EM sample model on EM phantoms crappified as it was trained
     em = Crappifier.from_dict(load_sample_model("em_x4").crappifier).typical()
