@@ -171,9 +171,11 @@ print(result.out_dir, "|", result.summary["stopped"], "after", result.summary["s
 # training means overfitting: use more images or a shorter run.
 #
 # **The table** puts, on the same held-out images, the best baseline, the starting model
-# alone (when fine-tuning: `em_x4` before its first step here) and the trained model:
-# what the pretrained model already knew, and what the minutes of training added.
-# Exercise 4 adds the third start, from scratch.
+# alone (when fine-tuning: `em_x4` before its first step here), the same model *blended*
+# with the baseline and the trained model. Blended means that only the share of what its
+# network adds that your training images support is kept (`pssr_nb.blend`, no training).
+# The rows show what the pretrained model already knew, what seconds of tuning gave, and
+# what the minutes of training added. Exercise 4 adds the third start, from scratch.
 
 # %%
 training_curves(result.history)
