@@ -598,3 +598,40 @@ def test_stop_training_from_the_callback_keeps_a_checkpoint_that_resumes_exactly
         strict=True,
     ):
         assert torch.equal(a, b)
+
+
+def test_averaged_weights_are_what_is_saved_and_a_resumed_run_keeps_the_average(
+    hr_folder, tmp_path
+):
+    def raw_and_saved(rate, folder):
+        result = run(
+            TrainParams(steps=6, checkpoint_minutes=0, average_weights=rate, **TINY),
+            hr_folder,
+            folder,
+            progress=False,
+        )
+        raw = torch.load(folder / CHECKPOINT, weights_only=False)["model"]
+        return raw, result.model.network.state_dict(), result
+
+    raw, saved, _ = raw_and_saved(1.0, tmp_path / "all")  # an average that is the last step
+    assert all(torch.equal(raw[k].cpu(), saved[k]) for k in raw)
+    raw, saved, whole = raw_and_saved(0.01, tmp_path / "slow")
+    moved = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], saved[k])]
+    assert moved  # the file holds the average, not the last step's weights
+    assert TrainedModel.load(tmp_path / "slow" / "model_last.pt").network.state_dict().keys() == (
+        raw.keys()
+    )
+
+    def stop_at_3(row):
+        if row["kind"] == "train" and row["step"] == 3:
+            raise StopTraining
+
+    params = TrainParams(steps=6, checkpoint_minutes=0, average_weights=0.01, **TINY)
+    run(params, hr_folder, tmp_path / "parts", callback=stop_at_3, progress=False)
+    resumed = run(params, hr_folder, tmp_path / "parts", resume=True, progress=False)
+    for a, b in zip(
+        whole.model.network.state_dict().values(),
+        resumed.model.network.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
