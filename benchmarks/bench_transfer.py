@@ -238,13 +238,6 @@ def main() -> None:
         choices=("", *DOWNSAMPLE_MODES),
         help="train arms also on this sampling, every other step (TrainParams.also_sampling)",
     )
-    parser.add_argument(
-        "--average-weights",
-        type=float,
-        default=TrainParams.average_weights,
-        help="train arms validate and save a moving average of the weights "
-        "(TrainParams.average_weights)",
-    )
     args = parser.parse_args()
     rows = []
     for name in args.held_out:
@@ -285,7 +278,6 @@ def main() -> None:
                             smooth_skip=args.smooth_skip,
                             head=args.head,
                             also_sampling=args.also_sampling,
-                            average_weights=args.average_weights,
                             **(held_out.validation if args.pair_validation else {}),
                         ),
                         [Source(ImageData(p, "YX", {})) for p in held_out.train_planes],
@@ -309,7 +301,6 @@ def main() -> None:
                     "head": f"{args.head}: {chosen}" if arm == "fine-tuned" else None,
                     "pair_validation": bool(args.pair_validation and held_out.validation),
                     "also_sampling": args.also_sampling or None,
-                    "average_weights": args.average_weights if arm not in ALONE else None,
                 }
                 row.update(held_out.score(model_path, f"{arm}_{seed}"))
                 print(json.dumps(row), flush=True)

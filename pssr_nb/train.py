@@ -261,9 +261,6 @@ class _Run:
             fused=device.type in ("cpu", "cuda"),
         )
         self.previews = Previews(self.validation)
-        #: The moving average of the weights (``params.average_weights``), from the
-        #: first step on; validated and saved in place of the network when there is one.
-        self.average: torch.optim.swa_utils.AveragedModel | None = None
         self.step = 0
         self.total_steps = total_steps
         self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
@@ -327,19 +324,6 @@ class _Run:
         }
 
     # -- one step ----------------------------------------------------------
-
-    def update_average(self) -> None:
-        """Move the weights' average toward the network after a step (if averaging)."""
-        if not self.params.average_weights:
-            return
-        if self.average is None:
-            self.average = _moving_average(self.net, self.params.average_weights)
-        self.average.update_parameters(self.net)
-
-    @property
-    def network(self) -> torch.nn.Module:
-        """What validation scores and the model files hold: the average, or the network."""
-        return self.average.module if self.average is not None else self.net
 
     def batch(self, step: int) -> torch.Tensor:
         """The HR tiles of one step, on the device."""
@@ -503,9 +487,9 @@ class _Run:
     def trained_model(self, copy: bool = True) -> TrainedModel:
         """The model as it is now: a copy on the CPU, or (``copy=False``) the training network."""
         net = (
-            deepcopy(self.network).to("cpu", memory_format=torch.contiguous_format).eval()
+            deepcopy(self.net).to("cpu", memory_format=torch.contiguous_format).eval()
             if copy
-            else self.network
+            else self.net
         )
         px = next((s.image.pixel_size_xy for s in self.sources if s.image.pixel_size_xy), None)
         return TrainedModel(
@@ -532,7 +516,6 @@ class _Run:
                 "data": data_fingerprint(self.sources),
                 "config": self.net.config.to_dict(),
                 "model": self.net.state_dict(),
-                "average": self.average.state_dict() if self.average is not None else None,
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
@@ -548,9 +531,6 @@ class _Run:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["model"])
-        if state.get("average") is not None:
-            self.average = _moving_average(self.net, self.params.average_weights)
-            self.average.load_state_dict(state["average"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -911,7 +891,6 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
         not_finite = 0  # steps in a row; mixed precision skips a few while it finds its scale
         for hr in _until_the_end(trainer):
             losses.append(trainer.train_step(trainer.net, trainer.optimizer, hr, trainer.step))
-            trainer.update_average()
             not_finite = 0 if math.isfinite(losses[-1]) else not_finite + 1
             if not_finite > (MAX_SKIPPED_STEPS if trainer.scaler.is_enabled() else 0):
                 _diverged(trainer)
@@ -972,20 +951,6 @@ def _loop(trainer: _Run, callback: Callable[[dict[str, Any]], None] | None, prog
     finally:
         bar.close()
     return stopped
-
-
-def _moving_average(net: torch.nn.Module, rate: float) -> torch.optim.swa_utils.AveragedModel:
-    """An exponential moving average of ``net``'s weights that moves ``rate`` toward them at
-    each update, faster over the first updates (``9 / (10 + n)`` after ``n`` of them) so
-    that a short run's average is not held at its random start. Buffers (the skip's
-    kernel, a PSSR2 model's BatchNorm statistics) are the network's own."""
-
-    def move(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
-        weight = max(rate, 9.0 / (10.0 + float(n)))
-        for a, c in zip(averaged, current, strict=True):
-            a.lerp_(c.to(a.dtype), weight)
-
-    return torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=move)
 
 
 #: Non-finite losses in a row that mixed precision (fp16) may skip before a run has diverged.

@@ -131,14 +131,6 @@ class TrainParams(Checked):
         "crappifier's sampling. Empty: the crappifier's only.",
         choices=("", *DOWNSAMPLE_MODES),
     )
-    average_weights: float = param(
-        0.0,
-        "Validate and save a moving average of the weights instead of the last step's: "
-        "each step moves the average this far toward the weights (e.g. 0.001, an average "
-        "over the last ~1000 steps; more at the start of a run). 0: the weights as trained.",
-        minimum=0,
-        maximum=1,
-    )
     modality: str = param("", "Imaging modality, recorded in the model file (e.g. 'scanning EM').")
     seed: int = param(
         0, "Random seed: same seed, same data order, noise and initial weights.", minimum=0
