@@ -121,7 +121,7 @@ def main() -> None:
         )
     excess = float(np.median([r["excess"] for r in table]))
     crappifier = training_region(SCALE)[2]
-    photons = PointScanParams.from_crappifier(crappifier).photons
+    photons = PointScanParams.from_crappifier(crappifier.typical()).photons  # a range: its centre
     print(
         f"calibrated: {photons:.2f} photons at intensity 1 (Poisson); detector: excess noise "
         f"factor {excess:.2f}, so about {photons * excess:.1f} photons counted"
