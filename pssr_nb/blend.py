@@ -101,13 +101,7 @@ def blend(model: TrainedModel, gain: float, skip_sigma: float) -> TrainedModel:
     InputError
         For a model without a skip (``ModelConfig.residual`` off, e.g. a PSSR2 import).
     """
-    c = model.config
-    if not c.residual or tuple(c.input_affine) != (1.0, 0.0):
-        raise InputError(
-            "Only a model that adds to a bicubic skip can be blended with the baseline; this "
-            f"one ({model.origin}) makes its whole output itself.",
-            fix="Fine-tune it on your images instead (pssr-nb train --init MODEL).",
-        )
+    _check_blendable(model)
     if not 0.0 <= gain <= 1.0 or skip_sigma < 0:
         raise InputError(
             f"A blend needs a gain in [0, 1] and a width >= 0, got {gain} and {skip_sigma}."
@@ -116,6 +110,17 @@ def blend(model: TrainedModel, gain: float, skip_sigma: float) -> TrainedModel:
     network.set_skip_sigma(skip_sigma)
     network.scale_output(gain)
     return dataclasses.replace(model, network=network)
+
+
+def _check_blendable(model: TrainedModel) -> None:
+    """Refuse a model without a skip (``ModelConfig.residual`` off, e.g. a PSSR2 import)."""
+    c = model.config
+    if not c.residual or tuple(c.input_affine) != (1.0, 0.0):
+        raise InputError(
+            "Only a model that adds to a bicubic skip can be blended with the baseline; this "
+            f"one ({model.origin}) makes its whole output itself.",
+            fix="Fine-tune it on your images instead (pssr-nb train --init MODEL).",
+        )
 
 
 def tune_blend(
@@ -146,7 +151,7 @@ def tune_blend(
     """
     if not pairs:
         raise InputError("Tuning a blend needs at least one LR/HR pair.")
-    blend(model, 1.0, model.config.skip_sigma)  # fails early for a model without a skip
+    _check_blendable(model)  # before any prediction
     params = params or PredictParams(tta=False)
     own = model.config.skip_sigma
     widths = sorted({*map(float, sigmas), own})
